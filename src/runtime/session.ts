@@ -1,0 +1,55 @@
+import ort from 'onnxruntime-node';
+import type { Graph } from '../graph/ir.js';
+import { toOnnxBytes } from '../graph/onnx-export.js';
+import type { Tensor } from '../graph/tensor.js';
+
+export interface SessionOptions {
+  /** Intra-op threads; defaults to ORT's choice (all cores). */
+  threads?: number;
+  /** ORT graph optimisation level. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Write an ORT profile JSON with this prefix. */
+  profilePrefix?: string;
+}
+
+/** A compiled graph: feed named host tensors, get named host tensors back. */
+export class Session {
+  private constructor(
+    private readonly inner: ort.InferenceSession,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  static async create(model: Graph | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
+    const bytes = model instanceof Uint8Array ? model : toOnnxBytes(model);
+    const inner = await ort.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: opts.optimization ?? 'all',
+      executionMode: 'sequential',
+      interOpNumThreads: 1,
+      ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+    });
+    return new Session(inner, inner.inputNames, inner.outputNames);
+  }
+
+  async run(feeds: Record<string, Tensor>, fetch?: readonly string[]): Promise<Record<string, Tensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(feeds))
+      ortFeeds[k] = new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape);
+    const res = fetch ? await this.inner.run(ortFeeds, fetch as string[]) : await this.inner.run(ortFeeds);
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(res))
+      out[k] = { dtype: v.type as Tensor['dtype'], shape: [...v.dims], data: v.data as Tensor['data'] };
+    return out;
+  }
+
+  /** Ends profiling (when enabled) and returns the profile file path. */
+  endProfiling(): string {
+    return this.inner.endProfiling() as unknown as string;
+  }
+
+  async release(): Promise<void> {
+    await this.inner.release();
+  }
+}
