@@ -40,14 +40,17 @@ function valueInfo(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
   };
 }
 
-/** Serialises the graph as an ONNX ModelProto, ready for `InferenceSession.create(bytes)`. */
-export function toOnnxBytes(g: Graph, graphName = 'smoker-lora'): Uint8Array {
+/**
+ * Serialises the graph as an ONNX ModelProto, ready for `InferenceSession.create(bytes)`.
+ * `untypedOutputs` adds outputs whose type ORT infers (used to expose intermediate values).
+ */
+export function toOnnxBytes(g: Graph, opts: { untypedOutputs?: string[] } = {}): Uint8Array {
   const model: onnxProto.onnx.IModelProto = {
     irVersion: 8,
     producerName: 'smoker-lora',
     opsetImport: [{ domain: '', version: g.opset }],
     graph: {
-      name: graphName,
+      name: 'smoker-lora',
       node: g.nodes.map((n) => ({
         name: n.name,
         opType: n.op,
@@ -57,7 +60,7 @@ export function toOnnxBytes(g: Graph, graphName = 'smoker-lora'): Uint8Array {
         attribute: Object.entries(n.attrs).map(([k, a]) => attrProto(k, a)),
       })),
       input: g.inputs.map(valueInfo),
-      output: g.outputs.map(valueInfo),
+      output: [...g.outputs.map(valueInfo), ...(opts.untypedOutputs ?? []).map((name) => ({ name }))],
       initializer: [...g.initializers].map(([name, t]) => tensorProto(name, t)),
     },
   };

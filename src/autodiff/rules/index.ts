@@ -1,0 +1,4 @@
+import type { RuleTable } from '../rule.js';
+
+/** Every gradient rule, by ONNX op type. */
+export const RULES: RuleTable = {};
