@@ -1,4 +1,10 @@
 import type { RuleTable } from '../rule.js';
+import { convRules } from './conv.js';
+import { elementwiseRules } from './elementwise.js';
+import { linearRules } from './linear.js';
+import { poolRules } from './pool.js';
+import { shapeRules } from './shape.js';
+import { softmaxRules } from './softmax.js';
 
 /** Every gradient rule, by ONNX op type. */
-export const RULES: RuleTable = {};
+export const RULES: RuleTable = { ...convRules, ...poolRules, ...elementwiseRules, ...linearRules, ...shapeRules, ...softmaxRules };

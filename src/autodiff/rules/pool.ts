@@ -1,0 +1,3 @@
+import type { RuleTable } from '../rule.js';
+
+export const poolRules: RuleTable = {};
