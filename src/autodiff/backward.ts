@@ -21,8 +21,10 @@ export interface BackwardOptions {
 export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, string> {
   const rules = opts.rules ?? RULES;
   const fromParams = new Set(opts.wrt);
-  for (const n of g.nodes) if (n.inputs.some((i) => fromParams.has(i))) for (const o of n.outputs) fromParams.add(o);
-  if (!fromParams.has(opts.loss)) throw new Error(`autodiff: the loss '${opts.loss}' does not depend on any of ${opts.wrt.join(', ')}`);
+  for (const n of g.nodes)
+    if (n.inputs.some((i) => fromParams.has(i))) for (const o of n.outputs) fromParams.add(o);
+  if (!fromParams.has(opts.loss))
+    throw new Error(`autodiff: the loss '${opts.loss}' does not depend on any of ${opts.wrt.join(', ')}`);
 
   const toLoss = new Set([opts.loss]);
   for (let k = g.nodes.length - 1; k >= 0; k--) {
@@ -52,7 +54,10 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
   const total = (value: string): string | undefined => {
     const list = contributions.get(value);
     if (!list || list.length === 0) return undefined;
-    if (list.length > 1) contributions.set(value, [g.op(list.length === 2 ? 'Add' : 'Sum', list, {}, g.fresh(`grad.${value}.sum`))]);
+    if (list.length > 1)
+      contributions.set(value, [
+        g.op(list.length === 2 ? 'Add' : 'Sum', list, {}, g.fresh(`grad.${value}.sum`)),
+      ]);
     return contributions.get(value)![0];
   };
 
@@ -68,7 +73,13 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
   return result;
 }
 
-function emitNode(ctx: GradContext, rules: RuleTable, node: Node, dOut: (string | undefined)[], push: (v: string, grad: string) => void): void {
+function emitNode(
+  ctx: GradContext,
+  rules: RuleTable,
+  node: Node,
+  dOut: (string | undefined)[],
+  push: (v: string, grad: string) => void,
+): void {
   if (dOut.every((d) => d === undefined)) return;
   const rule = rules[node.op];
   if (!rule) throw new Error(`autodiff: no gradient rule for ${node.op} (node '${node.name}')`);

@@ -16,6 +16,10 @@ export interface GradContext {
  * Emits the backward of one node: given the gradient names of its outputs (undefined where no gradient
  * flows), returns one gradient name per input, undefined for inputs that need none.
  */
-export type GradRule = (ctx: GradContext, node: Node, dOutputs: (string | undefined)[]) => (string | undefined)[];
+export type GradRule = (
+  ctx: GradContext,
+  node: Node,
+  dOutputs: (string | undefined)[],
+) => (string | undefined)[];
 
 export type RuleTable = Record<string, GradRule>;

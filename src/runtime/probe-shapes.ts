@@ -19,7 +19,13 @@ export async function probeShapes(g: Graph): Promise<Map<string, Dim[]>> {
   const runAt = (batch: number) => {
     const feeds: Record<string, Tensor> = {};
     for (const inp of g.inputs) {
-      const shape = inp.shape.map((d) => (typeof d === 'number' ? d : batch));
+      const shape = inp.shape.map((d, i) => {
+        if (typeof d === 'number') return d;
+        if (i === 0) return batch;
+        throw new Error(
+          `probeShapes: input '${inp.name}' has symbolic dim '${d}' at axis ${i}; only the batch (axis 0) may be symbolic, so fix the image size first`,
+        );
+      });
       feeds[inp.name] = { dtype: inp.dtype, shape, data: allocData(inp.dtype, numel(shape)) };
     }
     return session.run(feeds);

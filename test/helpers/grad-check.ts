@@ -25,24 +25,40 @@ export interface GradCheckOptions {
  * random R, the analytic gradients come from `appendBackward` run in ONNX Runtime, and the numeric ones
  * from central differences of the same forward graph. Returns the worst relative error per input.
  */
-export async function gradCheck(build: (g: Graph) => string, opts: GradCheckOptions): Promise<Record<string, number>> {
+export async function gradCheck(
+  build: (g: Graph) => string,
+  opts: GradCheckOptions,
+): Promise<Record<string, number>> {
   const rng = new Rng(opts.seed ?? 1);
   const eps = opts.eps ?? 1e-2;
   const tol = opts.tol ?? 2e-3;
   const wrt = opts.wrt ?? Object.keys(opts.inputs);
   const g = new Graph();
-  for (const [name, t] of Object.entries(opts.inputs)) g.inputs.push({ name, dtype: 'float32', shape: [...t.shape] });
+  for (const [name, t] of Object.entries(opts.inputs))
+    g.inputs.push({ name, dtype: 'float32', shape: [...t.shape] });
   const out = build(g);
   g.outputs = [{ name: out, dtype: 'float32', shape: [] }];
   const outShape = (await probeShapes(g)).get(out)!.map(Number);
-  const r = g.constant(f32(outShape, rng.uniformArray(outShape.reduce((a, b) => a * b, 1), -1, 1)), 'R');
+  const r = g.constant(
+    f32(
+      outShape,
+      rng.uniformArray(
+        outShape.reduce((a, b) => a * b, 1),
+        -1,
+        1,
+      ),
+    ),
+    'R',
+  );
   const loss = g.op('ReduceSum', [g.op('Mul', [out, r])], { keepdims: { kind: 'int', value: 0 } }, 'loss');
   g.outputs = [{ name: loss, dtype: 'float32', shape: [] }];
   const forward = await Session.create(g.clone(), { optimization: 'disabled' });
 
   const train = g.clone();
   const grads = appendBackward(train, { loss, wrt, shapes: await probeShapes(g) });
-  train.outputs.push(...wrt.map((w) => ({ name: grads.get(w)!, dtype: 'float32' as const, shape: [...opts.inputs[w].shape] })));
+  train.outputs.push(
+    ...wrt.map((w) => ({ name: grads.get(w)!, dtype: 'float32' as const, shape: [...opts.inputs[w].shape] })),
+  );
   const analytic = await (await Session.create(train, { optimization: 'disabled' })).run(opts.inputs);
 
   const worst: Record<string, number> = {};
@@ -52,7 +68,10 @@ export async function gradCheck(build: (g: Graph) => string, opts: GradCheckOpti
     assert.deepEqual(analytic[grads.get(w)!].shape, x.shape, `gradient of ${w} has the input's shape`);
     const scale = Math.max(...a.map(Math.abs), 1e-6);
     const n = x.data.length;
-    const picks = n <= (opts.maxElements ?? 64) ? [...Array(n).keys()] : rng.shuffle([...Array(n).keys()]).slice(0, opts.maxElements ?? 64);
+    const picks =
+      n <= (opts.maxElements ?? 64)
+        ? [...Array(n).keys()]
+        : rng.shuffle([...Array(n).keys()]).slice(0, opts.maxElements ?? 64);
     let err = 0;
     for (const i of picks) {
       const at = async (delta: number) => {
@@ -65,12 +84,22 @@ export async function gradCheck(build: (g: Graph) => string, opts: GradCheckOpti
       err = Math.max(err, Math.abs(numeric - a[i]) / scale);
     }
     worst[w] = err;
-    assert.ok(err <= tol, `gradient of ${w}: max |numeric - analytic| / max|analytic| = ${err.toExponential(2)} > ${tol}`);
+    assert.ok(
+      err <= tol,
+      `gradient of ${w}: max |numeric - analytic| / max|analytic| = ${err.toExponential(2)} > ${tol}`,
+    );
   }
   return worst;
 }
 
 /** Uniform random float32 input of a shape, for gradient checks. */
 export function randomInput(shape: number[], seed: number, lo = -1, hi = 1): Tensor<'float32'> {
-  return f32(shape, new Rng(seed).uniformArray(shape.reduce((a, b) => a * b, 1), lo, hi));
+  return f32(
+    shape,
+    new Rng(seed).uniformArray(
+      shape.reduce((a, b) => a * b, 1),
+      lo,
+      hi,
+    ),
+  );
 }

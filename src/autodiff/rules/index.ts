@@ -7,4 +7,11 @@ import { shapeRules } from './shape.js';
 import { softmaxRules } from './softmax.js';
 
 /** Every gradient rule, by ONNX op type. */
-export const RULES: RuleTable = { ...convRules, ...poolRules, ...elementwiseRules, ...linearRules, ...shapeRules, ...softmaxRules };
+export const RULES: RuleTable = {
+  ...convRules,
+  ...poolRules,
+  ...elementwiseRules,
+  ...linearRules,
+  ...shapeRules,
+  ...softmaxRules,
+};

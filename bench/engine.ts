@@ -1,0 +1,135 @@
+/**
+ * Engine benchmark: inference and LoRA train-step throughput at batch 32 on 2 threads, with peak RSS.
+ * Each case runs in its own child process so its peak RSS is its own. Prints a Markdown table of medians.
+ *   node dist/bench/engine.js [--iters 5] [--batch 32] [--threads 2] [--case <name>]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { f32, numel } from '../src/graph/tensor.js';
+import type { Backbone } from '../src/models/backbone.js';
+import { loadOnnxBackbone } from '../src/models/onnx-backbone.js';
+import { buildResNet, randomResNetStateDict } from '../src/models/resnet.js';
+
+import { defaultTargets } from '../src/lora/default-targets.js';
+import { addLora } from '../src/lora/lora-model.js';
+import { mergeLora } from '../src/lora/merge.js';
+import { Rng } from '../src/random/rng.js';
+import { Session } from '../src/runtime/session.js';
+import { AdamW } from '../src/train/optim/adamw.js';
+import type { Param } from '../src/train/optim/optimizer.js';
+import { TrainStep } from '../src/train/train-step.js';
+
+const { values } = parseArgs({
+  options: {
+    iters: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '2' },
+    case: { type: 'string' },
+    shared: { type: 'string', default: join(fileURLToPath(import.meta.url), '../../../../shared') },
+  },
+});
+const iters = Number(values.iters);
+const batch = Number(values.batch);
+const threads = Number(values.threads);
+const mobilenetPath = join(values.shared!, 'models/mobilenet_v2_1.0_224/model.onnx');
+
+const CASES = [
+  'resnet34 inference',
+  'resnet34 lora-train',
+  'mobilenet_v2 inference',
+  'mobilenet_v2 lora-train',
+];
+
+async function backbone(name: string): Promise<Backbone> {
+  if (name === 'resnet34') return buildResNet(34, randomResNetStateDict(34, 0));
+  return loadOnnxBackbone(mobilenetPath);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs one case in this process and prints one JSON line. */
+async function runCase(name: string): Promise<void> {
+  const [model, kind] = name.split(' ');
+  const bb = await backbone(model);
+  const lora = addLora(bb, { r: 8, alpha: 16, targets: defaultTargets(bb) }, { seed: 0 });
+  const [h, w] = bb.preprocess.size;
+  const input = f32([batch, 3, h, w], new Rng(1).uniformArray(batch * 3 * h * w, -2, 2));
+  const labels = Array.from({ length: batch }, (_, i) => i % 2);
+  let once: () => Promise<void>;
+  if (kind === 'inference') {
+    const session = await Session.create(mergeLora(lora), { threads });
+    once = async () => void (await session.run({ input }, ['logits']));
+  } else {
+    const step = await TrainStep.compile(lora, { threads });
+    const opt = new AdamW({ weightDecay: 1e-4 });
+    const params: Param[] = [...lora.params].map(([n, t]) => ({
+      name: n,
+      value: t.data,
+      grad: new Float32Array(numel(t.shape)),
+    }));
+    once = async () => {
+      await step.run(input, labels);
+      for (const p of params) p.grad.set(step.grads.get(p.name)!);
+      opt.step(params, 1e-4);
+    };
+  }
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await once();
+    times.push((performance.now() - t0) / 1000);
+  }
+  const imgs = times.map((t) => batch / t);
+  console.log(
+    JSON.stringify({
+      name,
+      median: median(imgs),
+      min: Math.min(...imgs),
+      max: Math.max(...imgs),
+      rssMiB: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  if (values.case) return runCase(values.case);
+  const rows: string[] = [];
+  for (const name of CASES) {
+    if (name.startsWith('mobilenet') && !existsSync(mobilenetPath)) {
+      rows.push(`| ${name} | skipped: ${mobilenetPath} not found | | |`);
+      continue;
+    }
+    const out = execFileSync(
+      process.execPath,
+      [
+        fileURLToPath(import.meta.url),
+        '--case',
+        name,
+        '--iters',
+        String(iters),
+        '--batch',
+        String(batch),
+        '--threads',
+        String(threads),
+      ],
+      { encoding: 'utf8' },
+    );
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    rows.push(
+      `| ${name} | ${r.median.toFixed(2)} | ${r.min.toFixed(2)}–${r.max.toFixed(2)} | ${r.rssMiB.toFixed(0)} |`,
+    );
+    console.error(rows[rows.length - 1]);
+  }
+  console.log(`batch ${batch}, ${threads} threads, ${iters} timed iterations after one warm-up\n`);
+  console.log('| case | img/s (median) | range | peak RSS MiB |\n|---|---|---|---|');
+  console.log(rows.join('\n'));
+}
+
+await main();

@@ -1,0 +1,22 @@
+/** LoRA settings, PEFT-compatible in meaning (`r`, `lora_alpha`, `target_modules`). */
+export interface LoraConfig {
+  /** Rank of the update B·A. */
+  r: number;
+  /** Scaling numerator: the update is multiplied by alpha / r. */
+  alpha: number;
+  /**
+   * Which Conv nodes get adapters. A string is a regular expression that must match the whole node name
+   * (PEFT's rule for a string); an array lists names that match exactly or as a dotted suffix.
+   */
+  targets: string | string[];
+}
+
+export function loraScaling(cfg: LoraConfig): number {
+  return cfg.alpha / cfg.r;
+}
+
+/** PEFT's target matching rule, applied to graph node names (torchvision module paths for ResNet). */
+export function isTarget(cfg: LoraConfig, name: string): boolean {
+  if (typeof cfg.targets === 'string') return new RegExp(`^(?:${cfg.targets})$`).test(name);
+  return cfg.targets.some((t) => name === t || name.endsWith(`.${t}`));
+}

@@ -1,0 +1,105 @@
+import { attr, type Graph, type Node } from '../graph/ir.js';
+import { f32 } from '../graph/tensor.js';
+import { isTarget, loraScaling, type LoraConfig } from './config.js';
+
+/** One adapted conv: where its A and B live in the graph and their shapes. */
+export interface LoraSite {
+  node: string;
+  /** Names of the trainable graph inputs, `<node>.lora_A.weight` and `<node>.lora_B.weight`. */
+  a: string;
+  b: string;
+  shapeA: [number, number, number, number];
+  shapeB: [number, number, number, number];
+}
+
+function convAttrs(node: Node) {
+  const ints = (k: string, fallback: number[]) => {
+    const a = node.attrs[k];
+    return a?.kind === 'ints' ? a.value : fallback;
+  };
+  const group = node.attrs.group?.kind === 'int' ? node.attrs.group.value : 1;
+  return {
+    strides: ints('strides', [1, 1]),
+    pads: ints('pads', [0, 0, 0, 0]),
+    dilations: ints('dilations', [1, 1]),
+    group,
+  };
+}
+
+/**
+ * Output-channel factor of the branch: alpha/r, times γ/√(var+ε) where the base conv had a BatchNorm
+ * folded into it, since PEFT adapts the conv before its BatchNorm.
+ */
+export function branchScale(cfg: LoraConfig, cout: number, bnScale?: Float32Array): Float32Array {
+  const s = new Float32Array(cout).fill(loraScaling(cfg));
+  if (bnScale) for (let o = 0; o < cout; o++) s[o] *= bnScale[o];
+  return s;
+}
+
+/**
+ * Adds a LoRA branch beside every targeted Conv, in the PEFT convention: A is a kxk conv in->r with the
+ * base conv's stride and padding, B a 1x1 conv r->out, and out = base(x) + B(A(x))·alpha/r. A and B become
+ * graph inputs, so one compiled session serves every training step. The scaling (with any folded
+ * BatchNorm factor, see `branchScale`) multiplies B, a few thousand numbers, rather than the activation map.
+ */
+export function injectLora(
+  g: Graph,
+  cfg: LoraConfig,
+  bnScales: ReadonlyMap<string, Float32Array> = new Map(),
+): LoraSite[] {
+  if (!Number.isInteger(cfg.r) || cfg.r < 1)
+    throw new Error(`lora: rank must be a positive integer, got ${cfg.r}`);
+  const sites: LoraSite[] = [];
+  for (const node of [...g.nodes]) {
+    if (node.op !== 'Conv' || !isTarget(cfg, node.name)) continue;
+    const w = g.initializers.get(node.inputs[1]);
+    if (!w)
+      throw new Error(
+        `lora: target '${node.name}' has a computed weight; only convs with frozen weights can be adapted`,
+      );
+    const [cout, cin, kh, kw] = w.shape;
+    const { strides, pads, dilations, group } = convAttrs(node);
+    if (group !== 1)
+      throw new Error(
+        `lora: target '${node.name}' is a grouped conv (group ${group}); pick dense convs as targets`,
+      );
+    const site: LoraSite = {
+      node: node.name,
+      a: `${node.name}.lora_A.weight`,
+      b: `${node.name}.lora_B.weight`,
+      shapeA: [cfg.r, cin, kh, kw],
+      shapeB: [cout, cfg.r, 1, 1],
+    };
+    g.inputs.push(
+      { name: site.a, dtype: 'float32', shape: site.shapeA },
+      { name: site.b, dtype: 'float32', shape: site.shapeB },
+    );
+
+    const out = node.outputs[0];
+    const baseOut = g.fresh(`${node.name}.base`);
+    node.outputs[0] = baseOut;
+    const down = g.op(
+      'Conv',
+      [node.inputs[0], site.a],
+      {
+        kernel_shape: attr.ints([kh, kw]),
+        strides: attr.ints(strides),
+        pads: attr.ints(pads),
+        dilations: attr.ints(dilations),
+      },
+      `${node.name}.lora_A`,
+    );
+    const scale = g.constant(
+      f32([cout, 1, 1, 1], branchScale(cfg, cout, bnScales.get(node.name))),
+      `${node.name}.lora.scaling`,
+    );
+    const scaledB = g.op('Mul', [site.b, scale], {}, `${node.name}.lora_B.scaled`);
+    const up = g.op('Conv', [down, scaledB], { kernel_shape: attr.ints([1, 1]) }, `${node.name}.lora_B`);
+    g.add('Add', [baseOut, up], { name: `${node.name}.lora_add`, outputs: [out] });
+    sites.push(site);
+  }
+  if (sites.length === 0)
+    throw new Error(`lora: no Conv node matches targets ${JSON.stringify(cfg.targets)}`);
+  g.sort();
+  return sites;
+}

@@ -1,0 +1,83 @@
+import { appendBackward } from '../autodiff/backward.js';
+import { appendCrossEntropy, crossEntropyCoefficients } from '../autodiff/cross-entropy.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { LoraModel } from '../lora/lora-model.js';
+import { probeShapes } from '../runtime/probe-shapes.js';
+import { Session } from '../runtime/session.js';
+
+export interface TrainStepOptions {
+  /** ORT intra-op threads (default: all cores). */
+  threads?: number;
+  labelSmoothing?: number;
+  /** Per-class loss weights, as nn.CrossEntropyLoss(weight=...). */
+  classWeights?: number[];
+  /** Write an ORT profile with this prefix. */
+  profilePrefix?: string;
+  /** Input [height, width] the graph is compiled for (default: the backbone's preprocessing size). */
+  imageSize?: [number, number];
+}
+
+export interface StepResult {
+  loss: number;
+  logits: Float32Array;
+}
+
+const COEFFS = 'ce_coeffs';
+
+/**
+ * One compiled training step: forward, cross-entropy and backward as a single ONNX graph whose inputs are
+ * the batch and the current trainables and whose outputs are the loss, the logits and every gradient.
+ */
+export class TrainStep {
+  /** Gradient of each trainable after the last `run`, by parameter name. */
+  readonly grads = new Map<string, Float32Array>();
+
+  private constructor(
+    private readonly model: LoraModel,
+    private readonly session: Session,
+    private readonly gradNames: Map<string, string>,
+    private readonly lossName: string,
+    private readonly opts: TrainStepOptions,
+  ) {}
+
+  static async compile(model: LoraModel, opts: TrainStepOptions = {}): Promise<TrainStep> {
+    const g = model.graph.clone();
+    const [h, w] = opts.imageSize ?? model.backbone.preprocess.size;
+    g.inputs = g.inputs.map((i) => (i.name === 'input' ? { ...i, shape: ['N', 3, h, w] } : i));
+    g.inputs.push({ name: COEFFS, dtype: 'float32', shape: ['N', model.numClasses] });
+    const loss = appendCrossEntropy(g, 'logits', COEFFS);
+    g.outputs = [
+      { name: loss, dtype: 'float32', shape: [] },
+      { name: 'logits', dtype: 'float32', shape: ['N', model.numClasses] },
+    ];
+    const wrt = [...model.params.keys()];
+    const grads = appendBackward(g, { loss, wrt, shapes: await probeShapes(g) });
+    for (const w of wrt)
+      g.outputs.push({ name: grads.get(w)!, dtype: 'float32', shape: [...model.params.get(w)!.shape] });
+    const session = await Session.create(g, { threads: opts.threads, profilePrefix: opts.profilePrefix });
+    return new TrainStep(model, session, grads, loss, opts);
+  }
+
+  /** Runs forward and backward on a batch [N,3,H,W] with integer labels; fills `grads`. */
+  async run(input: Tensor<'float32'>, labels: ArrayLike<number>): Promise<StepResult> {
+    const feeds: Record<string, Tensor> = {
+      input,
+      [COEFFS]: crossEntropyCoefficients(labels, this.model.numClasses, {
+        weights: this.opts.classWeights,
+        labelSmoothing: this.opts.labelSmoothing,
+      }),
+    };
+    for (const [name, t] of this.model.params) feeds[name] = t;
+    const out = await this.session.run(feeds);
+    for (const [param, gradName] of this.gradNames) this.grads.set(param, out[gradName].data as Float32Array);
+    return { loss: (out[this.lossName].data as Float32Array)[0], logits: out.logits.data as Float32Array };
+  }
+
+  endProfiling(): string {
+    return this.session.endProfiling();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
