@@ -1,14 +1,16 @@
 /**
  * Engine benchmark: inference and LoRA train-step throughput at batch 32 on 2 threads, with peak RSS.
  * Each case runs in its own child process so its peak RSS is its own. Prints a Markdown table of medians.
- *   node dist/bench/engine.js [--iters 5] [--batch 32] [--threads 2] [--case <name>]
+ *   node dist/bench/engine.js [--iters 5] [--batch 32] [--threads 2] [--case <name> [--profile]]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { f32, numel } from '../src/graph/tensor.js';
+import { Graph } from '../src/graph/ir.js';
+import { f32 } from '../src/graph/tensor.js';
 import type { Backbone } from '../src/models/backbone.js';
 import { loadOnnxBackbone } from '../src/models/onnx-backbone.js';
 import { buildResNet, randomResNetStateDict } from '../src/models/resnet.js';
@@ -19,8 +21,8 @@ import { mergeLora } from '../src/lora/merge.js';
 import { Rng } from '../src/random/rng.js';
 import { Session } from '../src/runtime/session.js';
 import { AdamW } from '../src/train/optim/adamw.js';
-import type { Param } from '../src/train/optim/optimizer.js';
 import { TrainStep } from '../src/train/train-step.js';
+import { summarizeProfile } from './ort-profile.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     threads: { type: 'string', default: '2' },
     case: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     shared: { type: 'string', default: join(fileURLToPath(import.meta.url), '../../../../shared') },
   },
 });
@@ -62,21 +65,20 @@ async function runCase(name: string): Promise<void> {
   const input = f32([batch, 3, h, w], new Rng(1).uniformArray(batch * 3 * h * w, -2, 2));
   const labels = Array.from({ length: batch }, (_, i) => i % 2);
   let once: () => Promise<void>;
+  let after = () => {};
   if (kind === 'inference') {
     const session = await Session.create(mergeLora(lora), { threads });
     once = async () => void (await session.run({ input }, ['logits']));
   } else {
-    const step = await TrainStep.compile(lora, { threads });
+    const step = await TrainStep.compile(lora, {
+      threads,
+      ...(values.profile ? { profilePrefix: join(tmpdir(), 'smoker-lora-train') } : {}),
+    });
+    if (values.profile) after = () => console.error(summarizeProfile(step.endProfiling(), iters + 1));
     const opt = new AdamW({ weightDecay: 1e-4 });
-    const params: Param[] = [...lora.params].map(([n, t]) => ({
-      name: n,
-      value: t.data,
-      grad: new Float32Array(numel(t.shape)),
-    }));
     once = async () => {
       await step.run(input, labels);
-      for (const p of params) p.grad.set(step.grads.get(p.name)!);
-      opt.step(params, 1e-4);
+      opt.step(step.params, 1e-4);
     };
   }
   await once();
@@ -86,6 +88,7 @@ async function runCase(name: string): Promise<void> {
     await once();
     times.push((performance.now() - t0) / 1000);
   }
+  after();
   const imgs = times.map((t) => batch / t);
   console.log(
     JSON.stringify({
@@ -98,8 +101,29 @@ async function runCase(name: string): Promise<void> {
   );
 }
 
+/** ORT MatMul throughput on this machine, so img/s figures can be compared across machines. */
+async function matmulGflops(): Promise<number> {
+  const n = 2048;
+  const g = new Graph();
+  g.inputs.push({ name: 'a', dtype: 'float32', shape: [n, n] });
+  g.add('MatMul', ['a', 'a'], { outputs: ['c'] });
+  g.outputs.push({ name: 'c', dtype: 'float32', shape: [n, n] });
+  const session = await Session.create(g, { threads });
+  const a = f32([n, n], new Rng(2).uniformArray(n * n, -1, 1));
+  await session.run({ a });
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    await session.run({ a });
+    times.push((performance.now() - t0) / 1000);
+  }
+  await session.release();
+  return (2 * n ** 3) / median(times) / 1e9;
+}
+
 async function main(): Promise<void> {
   if (values.case) return runCase(values.case);
+  const gflops = await matmulGflops();
   const rows: string[] = [];
   for (const name of CASES) {
     if (name.startsWith('mobilenet') && !existsSync(mobilenetPath)) {
@@ -127,7 +151,8 @@ async function main(): Promise<void> {
     );
     console.error(rows[rows.length - 1]);
   }
-  console.log(`batch ${batch}, ${threads} threads, ${iters} timed iterations after one warm-up\n`);
+  console.log(`batch ${batch}, ${threads} threads, ${iters} timed iterations after one warm-up`);
+  console.log(`machine: ORT MatMul 2048x2048 at ${gflops.toFixed(0)} GFLOP/s on ${threads} threads\n`);
   console.log('| case | img/s (median) | range | peak RSS MiB |\n|---|---|---|---|');
   console.log(rows.join('\n'));
 }

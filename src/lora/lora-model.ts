@@ -50,7 +50,10 @@ export function addLora(backbone: Backbone, config: LoraConfig, opts: AddLoraOpt
   return { backbone, config, numClasses, graph, sites, params };
 }
 
-/** Replaces trainable values (e.g. from a saved adapter), checking names and shapes. */
+/**
+ * Overwrites trainable values in place (e.g. from a saved adapter), checking names and shapes; in place
+ * so that compiled steps and optimizers holding these arrays see the new values.
+ */
 export function loadParams(model: LoraModel, values: Map<string, Tensor>, where: string): void {
   for (const [name, current] of model.params) {
     const t = values.get(name);

@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Graph } from '../graph/ir.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
@@ -18,6 +20,7 @@ export class Session {
     private readonly inner: ort.InferenceSession,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    private readonly profilePrefix?: string,
   ) {}
 
   static async create(model: Graph | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
@@ -30,7 +33,7 @@ export class Session {
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
-    return new Session(inner, inner.inputNames, inner.outputNames);
+    return new Session(inner, inner.inputNames, inner.outputNames, opts.profilePrefix);
   }
 
   async run(feeds: Record<string, Tensor>, fetch?: readonly string[]): Promise<Record<string, Tensor>> {
@@ -44,9 +47,15 @@ export class Session {
     return out;
   }
 
-  /** Ends profiling (when enabled) and returns the profile file path. */
+  /** Ends profiling and returns the profile's path (ORT names it `<prefix>_<timestamp>.json`). */
   endProfiling(): string {
-    return this.inner.endProfiling() as unknown as string;
+    if (!this.profilePrefix) throw new Error('session: profiling was not enabled (set profilePrefix)');
+    this.inner.endProfiling();
+    const dir = dirname(this.profilePrefix);
+    const mine = readdirSync(dir)
+      .filter((f) => f.startsWith(basename(this.profilePrefix!)) && f.endsWith('.json'))
+      .map((f) => join(dir, f));
+    return mine.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   }
 
   async release(): Promise<void> {

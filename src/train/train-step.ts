@@ -4,6 +4,7 @@ import type { Tensor } from '../graph/tensor.js';
 import type { LoraModel } from '../lora/lora-model.js';
 import { probeShapes } from '../runtime/probe-shapes.js';
 import { Session } from '../runtime/session.js';
+import type { Param } from './optim/optimizer.js';
 
 export interface TrainStepOptions {
   /** ORT intra-op threads (default: all cores). */
@@ -29,8 +30,8 @@ const COEFFS = 'ce_coeffs';
  * the batch and the current trainables and whose outputs are the loss, the logits and every gradient.
  */
 export class TrainStep {
-  /** Gradient of each trainable after the last `run`, by parameter name. */
-  readonly grads = new Map<string, Float32Array>();
+  /** The trainables as optimizer params: `value` is the model's own array, `grad` is filled by `run`. */
+  readonly params: Param[];
 
   private constructor(
     private readonly model: LoraModel,
@@ -38,7 +39,13 @@ export class TrainStep {
     private readonly gradNames: Map<string, string>,
     private readonly lossName: string,
     private readonly opts: TrainStepOptions,
-  ) {}
+  ) {
+    this.params = [...model.params].map(([name, t]) => ({
+      name,
+      value: t.data,
+      grad: new Float32Array(t.data.length),
+    }));
+  }
 
   static async compile(model: LoraModel, opts: TrainStepOptions = {}): Promise<TrainStep> {
     const g = model.graph.clone();
@@ -58,7 +65,7 @@ export class TrainStep {
     return new TrainStep(model, session, grads, loss, opts);
   }
 
-  /** Runs forward and backward on a batch [N,3,H,W] with integer labels; fills `grads`. */
+  /** Runs forward and backward on a batch [N,3,H,W] with integer labels; fills each param's `grad`. */
   async run(input: Tensor<'float32'>, labels: ArrayLike<number>): Promise<StepResult> {
     const feeds: Record<string, Tensor> = {
       input,
@@ -69,7 +76,7 @@ export class TrainStep {
     };
     for (const [name, t] of this.model.params) feeds[name] = t;
     const out = await this.session.run(feeds);
-    for (const [param, gradName] of this.gradNames) this.grads.set(param, out[gradName].data as Float32Array);
+    for (const p of this.params) p.grad.set(out[this.gradNames.get(p.name)!].data as Float32Array);
     return { loss: (out[this.lossName].data as Float32Array)[0], logits: out.logits.data as Float32Array };
   }
 
