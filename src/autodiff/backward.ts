@@ -62,15 +62,47 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
   };
 
   push(opts.loss, g.constant(f32(opts.shapes.get(opts.loss)?.map(Number) ?? [], [1]), 'grad.seed'));
-  for (const node of [...active].reverse()) emitNode(ctx, rules, node, node.outputs.map(total), push);
+  const emitted: Emitted[] = [];
+  for (const node of [...active].reverse()) {
+    const dOut = node.outputs.map(total);
+    const start = g.nodes.length;
+    emitNode(ctx, rules, node, dOut, push);
+    emitted.push({ forward: node, start, end: g.nodes.length });
+  }
 
   const result = new Map<string, string>();
+  const outputs = new Set<string>();
   for (const w of opts.wrt) {
-    const grad = total(w);
+    if (result.has(w)) continue;
+    let grad = total(w);
     if (!grad) throw new Error(`autodiff: '${w}' does not reach the loss, so it has no gradient`);
+    // Add and Identity pass dY straight through, so two parameters can share one gradient value; each
+    // gets its own name so that the gradients can all be distinct graph outputs.
+    if (outputs.has(grad)) grad = g.op('Identity', [grad], {}, g.fresh(`grad.${w}`));
+    outputs.add(grad);
     result.set(w, grad);
   }
+  nameBackwardNodes(g, emitted);
   return result;
+}
+
+/** The backward nodes one rule appended for a forward node: `g.nodes[start, end)`. */
+interface Emitted {
+  forward: Node;
+  start: number;
+  end: number;
+}
+
+/**
+ * Names each backward node `grad.<forward node>.<op>` unless its rule gave it a `grad.` name already, so
+ * that ORT profiles attribute backward time to forward nodes and phases. Only node names change, and only
+ * after the last value is created: `g.fresh` numbers every name from one counter, so renaming earlier
+ * would renumber the values created after it.
+ */
+function nameBackwardNodes(g: Graph, emitted: Emitted[]): void {
+  for (const { forward, start, end } of emitted)
+    for (const n of g.nodes.slice(start, end))
+      if (!n.name.startsWith('grad.')) n.name = g.fresh(`grad.${forward.name}.${n.op}`);
 }
 
 function emitNode(

@@ -5,8 +5,8 @@ import { Session } from './session.js';
 
 /**
  * Static shapes of every value in a graph, read off ONNX Runtime itself: the graph runs once at batch 1
- * and once at batch 2 with every value exposed, and a dimension that changes with the batch becomes the
- * symbol 'N'. This covers every op ORT knows, which hand-written shape inference would not.
+ * and once at batch 2 (the input dims named 'N') with every value exposed, and a dimension that changes
+ * with the batch becomes the symbol 'N'. This covers every op ORT knows, which hand-written shape inference would not.
  */
 export async function probeShapes(g: Graph): Promise<Map<string, Dim[]>> {
   const shapes = new Map<string, Dim[]>();
@@ -21,10 +21,8 @@ export async function probeShapes(g: Graph): Promise<Map<string, Dim[]>> {
     for (const inp of g.inputs) {
       const shape = inp.shape.map((d, i) => {
         if (typeof d === 'number') return d;
-        if (i === 0) return batch;
-        throw new Error(
-          `probeShapes: input '${inp.name}' has symbolic dim '${d}' at axis ${i}; only the batch (axis 0) may be symbolic, so fix the image size first`,
-        );
+        if (d === 'N') return batch;
+        throw new Error(`probeShapes: input '${inp.name}' has symbolic dim '${d}' at axis ${i}; only the batch 'N' may be symbolic, so fix the image size first`);
       });
       feeds[inp.name] = { dtype: inp.dtype, shape, data: allocData(inp.dtype, numel(shape)) };
     }

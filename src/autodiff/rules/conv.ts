@@ -1,6 +1,7 @@
-import { attr, type Attr, type Graph, type Node } from '../../graph/ir.js';
-import { allocData, i64, type Tensor } from '../../graph/tensor.js';
+import { attr, type Node } from '../../graph/ir.js';
+import { allocData, type Tensor } from '../../graph/tensor.js';
 import type { GradContext, GradRule, RuleTable } from '../rule.js';
+import { AXES_HW, Emitter, INT64_MAX, intAttr, intsAttr, stringAttr, where } from './util.js';
 
 type Pair = [number, number];
 
@@ -12,71 +13,6 @@ export interface Geometry {
   group: number;
   /** The input's spatial size [H, W]. */
   input: Pair;
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const AXES_HW = [2, 3];
-
-/** Emits backward nodes named after their forward node, so ORT profiles attribute the time to it. */
-export class Emitter {
-  constructor(
-    readonly g: Graph,
-    private readonly prefix: string,
-  ) {}
-
-  static for(ctx: GradContext, node: Node): Emitter {
-    return new Emitter(ctx.g, `grad.${node.name}`);
-  }
-
-  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
-    return this.g.op(type, inputs, attrs, this.g.fresh(`${this.prefix}.${type}`));
-  }
-
-  /** A new initializer, named after the forward node and what it holds. */
-  constant(t: Tensor, what: string): string {
-    return this.g.constant(t, `${this.prefix}.${what}`);
-  }
-
-  /** A 1-D int64 initializer, for the shape, axis and index operands of Reshape, Slice and friends. */
-  ints(values: (number | bigint)[]): string {
-    return this.constant(i64([values.length], values), 'ints');
-  }
-
-  transpose(x: string, perm: number[]): string {
-    return this.op('Transpose', [x], { perm: attr.ints(perm) });
-  }
-
-  reshape(x: string, shape: number[]): string {
-    return this.op('Reshape', [x, this.ints(shape)]);
-  }
-
-  /** Reverses H and W (axes 2 and 3). */
-  flipHW(x: string): string {
-    return this.op('Slice', [
-      x,
-      this.ints([-1, -1]),
-      this.ints([INT64_MIN, INT64_MIN]),
-      this.ints(AXES_HW),
-      this.ints([-1, -1]),
-    ]);
-  }
-}
-
-function intsAttr(node: Node, name: string): number[] | undefined {
-  const a = node.attrs[name];
-  if (a && a.kind !== 'ints') throw new Error(`autodiff: ${where(node)} attribute ${name} is not ints`);
-  return a?.value;
-}
-
-export function intAttr(node: Node, name: string, fallback: number): number {
-  const a = node.attrs[name];
-  if (a && a.kind !== 'int') throw new Error(`autodiff: ${where(node)} attribute ${name} is not an int`);
-  return a ? a.value : fallback;
-}
-
-export function where(node: Node): string {
-  return `${node.op} '${node.name}'`;
 }
 
 /** A value's shape, which must be fully static (weights, kernels). */
@@ -108,10 +44,10 @@ export function channels(ctx: GradContext, name: string, node: Node): number {
 
 /** Reads strides, pads and the kernel, rejecting what the backward rules do not implement. */
 export function geometry(ctx: GradContext, node: Node, kernel: number[], group: number): Geometry {
-  const autoPad = node.attrs.auto_pad;
-  if (autoPad && autoPad.value !== 'NOTSET')
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET')
     throw new Error(
-      `autodiff: ${where(node)} has auto_pad=${autoPad.value}; only NOTSET (explicit pads) is supported`,
+      `autodiff: ${where(node)} has auto_pad=${autoPad}; only NOTSET (explicit pads) is supported`,
     );
   const dilations = intsAttr(node, 'dilations') ?? [1, 1];
   if (dilations.some((d) => d !== 1))

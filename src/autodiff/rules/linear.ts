@@ -1,6 +1,6 @@
 import { attr } from '../../graph/ir.js';
 import type { GradContext, GradRule, RuleTable } from '../rule.js';
-import { floatAttr, gradsFor, intAttr, scalar, unbroadcast } from './elementwise.js';
+import { floatAttr, gradsFor, intAttr, scalar, unbroadcast, where } from './util.js';
 
 /**
  * Y = alpha·A'·B' + beta·C with A' = transA ? Aᵀ : A and B' likewise. dA' = alpha·dY·B'ᵀ and
@@ -38,7 +38,7 @@ const matmul: GradRule = (ctx, node, [dY]) => {
   const [a, b] = node.inputs;
   const ranks = [a, b].map((x) => ctx.shape(x).length);
   if (Math.min(...ranks) < 2)
-    throw new Error(`autodiff: MatMul '${node.name}' has a 1-D operand, which is not supported`);
+    throw new Error(`autodiff: ${where(node)} has a 1-D operand, which is not supported`);
   const plain = ranks[0] === 2 && ranks[1] === 2;
   const batch = ctx.shape(node.outputs[0]).slice(0, -2);
   return gradsFor(ctx, node, (x, k) => {

@@ -3,17 +3,15 @@ import { f32 } from '../../graph/tensor.js';
 import type { GradContext, GradRule, RuleTable } from '../rule.js';
 import {
   channels,
-  Emitter,
   flippedConvApplies,
   geometry,
   type Geometry,
   inputGradByConv,
   inputGradByConvTranspose,
-  intAttr,
   outputSize,
   spatialShape,
-  where,
 } from './conv.js';
+import { Emitter, intAttr, intsAttr, where } from './util.js';
 
 /** dX = dY / (H*W) broadcast back over H and W. */
 const globalAveragePool: GradRule = (ctx, node, [dY]) => {
@@ -26,11 +24,11 @@ const globalAveragePool: GradRule = (ctx, node, [dY]) => {
 };
 
 function poolGeometry(ctx: GradContext, node: Node): Geometry {
-  const kernel = node.attrs.kernel_shape;
-  if (kernel?.kind !== 'ints') throw new Error(`autodiff: ${where(node)} has no kernel_shape`);
+  const kernel = intsAttr(node, 'kernel_shape');
+  if (!kernel) throw new Error(`autodiff: ${where(node)} has no kernel_shape`);
   if (intAttr(node, 'ceil_mode', 0) !== 0)
     throw new Error(`autodiff: ${where(node)} has ceil_mode=1; only 0 is supported`);
-  return geometry(ctx, node, kernel.value, channels(ctx, node.inputs[0], node));
+  return geometry(ctx, node, kernel, channels(ctx, node.inputs[0], node));
 }
 
 /** How many input positions each window along one axis covers, pads excluded (count_include_pad=0). */

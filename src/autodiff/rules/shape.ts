@@ -1,6 +1,6 @@
 import { attr } from '../../graph/ir.js';
 import type { GradRule, RuleTable } from '../rule.js';
-import { gradsFor, intAttr, int64s, intsAttr, reshapeLike } from './elementwise.js';
+import { gradsFor, intAttr, int64s, intsAttr, reshapeLike, where } from './util.js';
 
 /**
  * Flatten, Reshape, Squeeze and Unsqueeze only relabel the shape: dX is dY in X's shape. Their integer
@@ -22,9 +22,7 @@ const concat: GradRule = (ctx, node, [dY]) => {
   const axis = (intAttr(node, 'axis', 0) + rank) % rank;
   const sizes = node.inputs.map((x) => ctx.shape(x)[axis]);
   if (sizes.some((s) => typeof s !== 'number'))
-    throw new Error(
-      `autodiff: Concat '${node.name}' joins along the symbolic axis ${axis}, which is not supported`,
-    );
+    throw new Error(`autodiff: ${where(node)} joins along the symbolic axis ${axis}, which is not supported`);
   const parts = ctx.g.add('Split', [dY!, int64s(ctx, sizes as number[])], {
     attrs: { axis: attr.int(axis) },
     outputs: sizes.length,

@@ -1,13 +1,13 @@
 import { attr, type Node } from '../../graph/ir.js';
 import type { GradContext, GradRule, RuleTable } from '../rule.js';
-import { gradsFor, intAttr, int64s, intsAttr, scalar } from './elementwise.js';
+import { gradsFor, intAttr, int64s, intsAttr, scalar, where } from './util.js';
 
 const FLOAT = 1;
 
 /** ReduceSum over the (opset 13+) softmax axis, kept for broadcasting. */
 function sumOverAxis(ctx: GradContext, node: Node, x: string): string {
   if (ctx.g.opset < 13)
-    throw new Error(`autodiff: ${node.op} '${node.name}' has pre-13 semantics (opset ${ctx.g.opset})`);
+    throw new Error(`autodiff: ${where(node)} has pre-13 semantics (opset ${ctx.g.opset})`);
   return ctx.g.op('ReduceSum', [x, int64s(ctx, [intAttr(node, 'axis', -1)])], { keepdims: attr.int(1) });
 }
 
@@ -29,7 +29,7 @@ function listedAxes(ctx: GradContext, node: Node): number[] {
   const input = node.inputs[1];
   if (!input) return intsAttr(node, 'axes') ?? [];
   const t = ctx.constant(input);
-  if (!t) throw new Error(`autodiff: ${node.op} '${node.name}' has computed axes, which is not supported`);
+  if (!t) throw new Error(`autodiff: ${where(node)} has computed axes, which is not supported`);
   return Array.from(t.data as BigInt64Array, Number);
 }
 
