@@ -1,0 +1,38 @@
+import { join } from 'node:path';
+import type { Metrics } from '../eval/metrics.js';
+import { writeFileAtomic } from '../weights/atomic-write.js';
+import { confusionHeatmapSvg } from './plots/confusion-heatmap.js';
+import { svgToPng } from './plots/rasterize.js';
+import { rocCurveSvg } from './plots/roc-curve.js';
+import { type EpochRecord, trainingCurvesSvg } from './plots/training-curves.js';
+
+export interface RenderedPlot {
+  /** File name inside the output directory, also its link from report.md. */
+  file: string;
+  title: string;
+}
+
+/**
+ * Writes the PNG plots that the inputs allow into `dir` (which must exist): the confusion
+ * matrix always, the ROC curve when both classes are present, training curves when there is a
+ * history.
+ */
+export async function renderPlots(
+  dir: string,
+  metrics: Metrics,
+  history?: readonly EpochRecord[],
+): Promise<RenderedPlot[]> {
+  const plots: (RenderedPlot & { svg: () => string })[] = [
+    { file: 'confusion-matrix.png', title: 'Confusion matrix', svg: () => confusionHeatmapSvg(metrics) },
+  ];
+  if (metrics.roc !== null)
+    plots.push({ file: 'roc-curve.png', title: 'ROC curve', svg: () => rocCurveSvg(metrics) });
+  if (history && history.length > 0)
+    plots.push({
+      file: 'training-curves.png',
+      title: 'Training curves',
+      svg: () => trainingCurvesSvg(history),
+    });
+  for (const p of plots) await writeFileAtomic(join(dir, p.file), await svgToPng(p.svg()));
+  return plots.map(({ file, title }) => ({ file, title }));
+}
