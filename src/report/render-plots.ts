@@ -4,7 +4,8 @@ import { writeFileAtomic } from '../weights/atomic-write.js';
 import { confusionHeatmapSvg } from './plots/confusion-heatmap.js';
 import { svgToPng } from './plots/rasterize.js';
 import { rocCurveSvg } from './plots/roc-curve.js';
-import { type EpochRecord, trainingCurvesSvg } from './plots/training-curves.js';
+import type { EpochRecord } from '../train/history.js';
+import { trainingCurvesSvg } from './plots/training-curves.js';
 
 export interface RenderedPlot {
   /** File name inside the output directory, also its link from report.md. */

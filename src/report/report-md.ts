@@ -6,7 +6,7 @@ import type { ParamSummary } from '../lora/param-table.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { flattenConfig } from './flatten-config.js';
 import { markdownTable } from './markdown-table.js';
-import type { EpochRecord } from './plots/training-curves.js';
+import type { EpochRecord } from '../train/history.js';
 import { type RenderedPlot, renderPlots } from './render-plots.js';
 
 export interface ReportInput {

@@ -1,18 +1,8 @@
+import type { EpochRecord } from '../../train/history.js';
 import { drawAxes, type Frame } from './axes.js';
 import { legend } from './legend.js';
 import { niceTicks } from './scale.js';
 import { type Point, type StrokeStyle, circle, polyline, svgDocument, text } from './svg.js';
-
-/** One epoch of training: the fields the plots read (src/train/history.ts's record has them). */
-export interface EpochRecord {
-  epoch: number;
-  trainLoss: number;
-  trainAcc: number;
-  valLoss: number;
-  valAcc: number;
-  lr: number;
-  seconds: number;
-}
 
 export const TRAINING_CURVES_SIZE = { width: 1000, height: 480 };
 
