@@ -1,0 +1,46 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Preprocess } from '../models/backbone.js';
+import { type AugmentConfig, Augmenter } from './augment.js';
+import { augmentRng } from './derived-rng.js';
+import { toCHW } from './image.js';
+import { ImageStore } from './image-store.js';
+
+/** What a loader worker is started with. */
+export interface LoaderWorkerData {
+  buffer: SharedArrayBuffer;
+  count: number;
+  preprocess: Preprocess;
+  augment: AugmentConfig | undefined;
+  seed: number;
+}
+
+/** One request: these images of the store, augmented as in `epoch`, normalised, back to back. */
+export interface ChunkRequest {
+  epoch: number;
+  indices: number[];
+}
+
+const data = workerData as LoaderWorkerData;
+const { size } = data.preprocess;
+const store = new ImageStore(data.count, size, data.buffer);
+const augmenter = data.augment ? new Augmenter(data.augment) : undefined;
+const chw = 3 * size[0] * size[1];
+
+function chunk({ epoch, indices }: ChunkRequest): Float32Array {
+  const out = new Float32Array(indices.length * chw);
+  indices.forEach((index, k) => {
+    const img = store.image(index);
+    const rgb = augmenter ? augmenter.apply(img, augmentRng(data.seed, epoch, index)).rgb : img.rgb;
+    out.set(toCHW(rgb, size, data.preprocess), k * chw);
+  });
+  return out;
+}
+
+parentPort!.on('message', (msg: ChunkRequest & { id: number }) => {
+  try {
+    const result = chunk(msg);
+    parentPort!.postMessage({ id: msg.id, result }, [result.buffer as ArrayBuffer]);
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, error: (e as Error).message });
+  }
+});

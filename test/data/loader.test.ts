@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { test } from 'node:test';
+import { SEED_AUGMENT } from '../../src/data/augment.js';
+import { checkImages } from '../../src/data/check-images.js';
+import { discoverDataset } from '../../src/data/dataset.js';
+import { decodeResized, toCHW } from '../../src/data/image.js';
+import { labelFromFileName } from '../../src/data/labels.js';
+import { type Batch, BatchLoader, type LoaderOptions } from '../../src/data/loader.js';
+import type { Sample } from '../../src/data/sample.js';
+import { IMAGENET_PREPROCESS, type Preprocess } from '../../src/models/backbone.js';
+import { sharedPath } from '../helpers/shared.js';
+import { encode, put, tempDir } from './fixtures.js';
+
+const dir = tempDir('smoker-loader-');
+const preprocess: Preprocess = { ...IMAGENET_PREPROCESS, size: [16, 16] };
+
+/** Ten 40x30 images with different content, labelled by name. */
+const samples: Promise<Sample[]> = (async () => {
+  for (let i = 0; i < 10; i++) {
+    const name = `${i % 3 === 0 ? 'notsmoking' : 'smoking'}_${i}.png`;
+    put(
+      dir,
+      `all/${name}`,
+      await encode(40, 30, (x, y, c) => (x * (i + 1) * 7 + y * 11 + c * 60 + i * 25) & 255),
+    );
+  }
+  return discoverDataset(join(dir, 'all'), { seed: 1, splitFractions: [1, 0, 0] }).splits.train;
+})();
+
+async function drain<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+async function collect(opts: Partial<LoaderOptions>, epochs = [0]): Promise<Batch[][]> {
+  const loader = await BatchLoader.open({ samples: await samples, preprocess, batchSize: 4, ...opts });
+  try {
+    const out: Batch[][] = [];
+    for (const e of epochs) {
+      out.push(await drain(loader.epoch(e)));
+    }
+    return out;
+  } finally {
+    await loader.close();
+  }
+}
+
+test('eval batches: [N,3,H,W], last batch short, labels follow paths, pixels = decodeResized + toCHW', async () => {
+  const [batches] = await collect({ workers: 2 });
+  assert.deepEqual(
+    batches.map((b) => b.input.shape),
+    [
+      [4, 3, 16, 16],
+      [4, 3, 16, 16],
+      [2, 3, 16, 16],
+    ],
+  );
+  const paths = batches.flatMap((b) => b.paths);
+  assert.deepEqual(
+    paths,
+    (await samples).map((s) => s.path),
+    'no shuffle: data set order',
+  );
+  for (const b of batches) {
+    assert.deepEqual(
+      [...b.labels],
+      b.paths.map((p) => labelFromFileName(basename(p))),
+    );
+    for (const [k, path] of b.paths.entries()) {
+      const want = toCHW((await decodeResized(path, preprocess.size)).rgb, preprocess.size, preprocess);
+      assert.deepEqual(b.input.data.subarray(k * want.length, (k + 1) * want.length), want, path);
+    }
+  }
+});
+
+test('augmented batches are identical for any worker count and prefetch depth', async () => {
+  const opts = { augment: SEED_AUGMENT, shuffle: true, seed: 7 };
+  const a = await collect({ ...opts, workers: 1, prefetch: 1 }, [0, 1]);
+  const b = await collect({ ...opts, workers: 3, prefetch: 3 }, [0, 1]);
+  assert.deepEqual(a, b);
+  const plain = await collect({ shuffle: true, seed: 7, workers: 1 }, [0]);
+  assert.deepEqual(plain[0][0].paths, a[0][0].paths, 'augmentation does not change the order');
+  assert.notDeepEqual(plain[0][0].input.data, a[0][0].input.data, 'but changes the pixels');
+  assert.notDeepEqual(
+    a[0][0].input.data,
+    a[1].flat().find((x) => x.paths[0] === a[0][0].paths[0])?.input.data,
+  );
+});
+
+test('shuffling is seeded per epoch: a new order each epoch, the same for the same seed', async () => {
+  const n = (await samples).length;
+  const orders = async (seed: number) => {
+    const loader = await BatchLoader.open({
+      samples: await samples,
+      preprocess,
+      batchSize: 4,
+      shuffle: true,
+      seed,
+    });
+    await loader.close();
+    return [0, 1, 2].map((e) => loader.order(e));
+  };
+  const [a, again, other] = [await orders(3), await orders(3), await orders(4)];
+  assert.deepEqual(a, again);
+  assert.notDeepEqual(a[0], a[1]);
+  assert.notDeepEqual(a[0], other[0]);
+  for (const order of a)
+    assert.deepEqual(
+      [...order].sort((x, y) => x - y),
+      [...Array(n).keys()],
+    );
+  const [batches] = await collect({ shuffle: true, seed: 3 });
+  const all = await samples;
+  assert.deepEqual(
+    batches.flatMap((b) => b.paths),
+    a[0].map((i) => all[i].path),
+  );
+});
+
+test("bad images: 'fail' refuses to open, 'skip' serves the rest and lists the skipped", async () => {
+  const good = await samples;
+  const broken = { path: put(dir, 'smoking_broken.jpg', 'not a jpeg'), label: 1 };
+  const all = [good[0], broken, good[1]];
+  await assert.rejects(BatchLoader.open({ samples: all, preprocess, batchSize: 2 }), {
+    message: new RegExp(`^${broken.path}: not an image, or a format that cannot be read; remove or replace`),
+  });
+  const loader = await BatchLoader.open({ samples: all, preprocess, batchSize: 2, onBadImage: 'skip' });
+  try {
+    assert.deepEqual(loader.samples, [good[0], good[1]]);
+    assert.deepEqual(loader.skipped, [
+      { path: broken.path, reason: 'not an image, or a format that cannot be read' },
+    ]);
+    const [batch] = await drain(loader.epoch(0));
+    assert.deepEqual(batch.paths, [good[0].path, good[1].path]);
+  } finally {
+    await loader.close();
+  }
+});
+
+test('bad settings are refused before any work', async () => {
+  const base = { samples: await samples, preprocess, batchSize: 4 };
+  await assert.rejects(BatchLoader.open({ ...base, batchSize: 0 }), {
+    message: 'loader: batchSize must be a positive integer, got 0',
+  });
+  await assert.rejects(BatchLoader.open({ ...base, augment: { ...SEED_AUGMENT, hflip: 2 } }), {
+    message: 'augmentation: hflip 2 must be a probability in [0, 1]',
+  });
+});
+
+test('pre-checked images are reused, waiting time is counted, stopping early is clean', async () => {
+  const checked = await checkImages(await samples, { onBadImage: 'fail', size: preprocess.size });
+  const loader = await BatchLoader.open({
+    samples: await samples,
+    preprocess,
+    batchSize: 3,
+    checked,
+    workers: 1,
+  });
+  try {
+    assert.equal(loader.decodeMs, 0);
+    assert.equal(loader.batchesPerEpoch, 4);
+    for await (const b of loader.epoch(0)) {
+      assert.equal(b.labels.length, 3);
+      break; // the prefetched batches are dropped without unhandled rejections
+    }
+    assert.ok(loader.waitMs > 0 && Number.isFinite(loader.waitMs));
+    const all = await drain(loader.epoch(1));
+    assert.equal(all.length, 4);
+    assert.deepEqual(await drain(loader.epoch(1, 2)), all.slice(2), 'resuming mid-epoch');
+    assert.deepEqual(await drain(loader.epoch(1, 4)), []);
+    await assert.rejects(drain(loader.epoch(1, 5)), { message: 'loader: fromBatch 5 is not in [0, 4]' });
+  } finally {
+    await loader.close();
+  }
+  await assert.rejects(drain(loader.epoch(0)), /worker pool closed/);
+});
+
+test('a process that never closes its loader still exits', async () => {
+  const loaderUrl = new URL('../../src/data/loader.js', import.meta.url).href;
+  const script = put(
+    dir,
+    'forgetful.mjs',
+    `import { BatchLoader } from '${loaderUrl}';
+const samples = ${JSON.stringify((await samples).slice(0, 4))};
+const loader = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 2, workers: 2 });
+for await (const b of loader.epoch(0)) console.log(b.input.shape.join('x'));`,
+  );
+  const out = execFileSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
+  assert.equal(out, '2x3x16x16\n2x3x16x16\n');
+});
+
+const real = sharedPath('data/smoking');
+test('batches from the real Training folder', { skip: real.skip }, async () => {
+  // Every 12th image keeps the test to about a second.
+  const train = discoverDataset(real.path, { seed: 1 }).splits.train.filter((_, i) => i % 12 === 0);
+  const open = (o: Partial<LoaderOptions>) =>
+    BatchLoader.open({ samples: train, preprocess: IMAGENET_PREPROCESS, batchSize: 16, ...o });
+  const evalLoader = await open({ workers: 2 });
+  const [first] = await drain(evalLoader.epoch(0));
+  await evalLoader.close();
+  assert.deepEqual(first.input.shape, [16, 3, 224, 224]);
+  assert.deepEqual(
+    [...first.labels],
+    first.paths.map((p) => labelFromFileName(basename(p))),
+  );
+  const size = IMAGENET_PREPROCESS.size;
+  const want = toCHW((await decodeResized(first.paths[5], size)).rgb, size, IMAGENET_PREPROCESS);
+  assert.deepEqual(first.input.data.subarray(5 * want.length, 6 * want.length), want);
+
+  const batches = async (workers: number) => {
+    const loader = await open({ workers, augment: SEED_AUGMENT, shuffle: true, seed: 5 });
+    try {
+      return await drain(loader.epoch(0));
+    } finally {
+      await loader.close();
+    }
+  };
+  const [one, two] = [await batches(1), await batches(2)];
+  assert.deepEqual(
+    one.map((b) => b.input.shape[0]),
+    [16, 16, 16, 12],
+  );
+  assert.deepEqual(one, two);
+  assert.ok(one[0].input.data.every(Number.isFinite));
+});
