@@ -1,5 +1,5 @@
 import type { Tensor } from '../graph/tensor.js';
-import type { Batch } from '../train/batches.js';
+import type { Batch } from '../data/loader.js';
 
 /** Anything that maps a batch [N,3,H,W] to logits [N, classes]. */
 export interface LogitsFn {

@@ -22,7 +22,9 @@ export async function probeShapes(g: Graph): Promise<Map<string, Dim[]>> {
       const shape = inp.shape.map((d, i) => {
         if (typeof d === 'number') return d;
         if (d === 'N') return batch;
-        throw new Error(`probeShapes: input '${inp.name}' has symbolic dim '${d}' at axis ${i}; only the batch 'N' may be symbolic, so fix the image size first`);
+        throw new Error(
+          `probeShapes: input '${inp.name}' has symbolic dim '${d}' at axis ${i}; only the batch 'N' may be symbolic, so fix the image size first`,
+        );
       });
       feeds[inp.name] = { dtype: inp.dtype, shape, data: allocData(inp.dtype, numel(shape)) };
     }

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { trainCommand } from './commands/train.js';
+
+const program = new Command('smoker-lora')
+  .description('Detect smoking in photos: LoRA fine-tuning of CNNs on ONNX Runtime, in TypeScript')
+  .showHelpAfterError('(run with --help for usage)')
+  .addCommand(trainCommand());
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  // Expected failures (bad input, missing files, divergence) are one line; a stack trace would bury it.
+  process.stderr.write(`smoker-lora: ${(e as Error).message}\n`);
+  if (process.env.SMOKER_LORA_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,31 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Option parsers that reject bad values with a one-line message naming the option's value. */
+export const parse = {
+  int(min: number) {
+    return (v: string): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min)
+        throw new InvalidArgumentError(`'${v}' is not a whole number >= ${min}.`);
+      return n;
+    };
+  },
+  number(min: number, max = Infinity) {
+    return (v: string): number => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+        throw new InvalidArgumentError(`'${v}' is not a number in [${min}, ${max}].`);
+      return n;
+    };
+  },
+  list<T>(item: (v: string) => T) {
+    return (v: string): T[] => v.split(',').map((s) => item(s.trim()));
+  },
+  choice<T extends string>(choices: readonly T[]) {
+    return (v: string): T => {
+      if (!choices.includes(v as T))
+        throw new InvalidArgumentError(`'${v}' is not one of ${choices.join(', ')}.`);
+      return v as T;
+    };
+  },
+};
