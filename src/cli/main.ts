@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { evaluateCommand } from './commands/evaluate.js';
+import { predictCommand } from './commands/predict.js';
 import { trainCommand } from './commands/train.js';
 
 const program = new Command('smoker-lora')
   .description('Detect smoking in photos: LoRA fine-tuning of CNNs on ONNX Runtime, in TypeScript')
   .showHelpAfterError('(run with --help for usage)')
-  .addCommand(trainCommand());
+  .addCommand(trainCommand())
+  .addCommand(evaluateCommand())
+  .addCommand(predictCommand());
 
 try {
   await program.parseAsync();

@@ -26,7 +26,7 @@ export function flipBatch(t: Tensor<'float32'>): Tensor<'float32'> {
 }
 
 /** Adds weight·softmax(row) of each logits row into `out`. */
-function addSoftmax(logits: Float32Array, c: number, out: Float32Array, weight: number): void {
+export function addSoftmax(logits: Float32Array, c: number, out: Float32Array, weight: number): void {
   for (let i = 0; i < logits.length / c; i++) {
     const row = logits.subarray(i * c, (i + 1) * c);
     const max = Math.max(...row);
@@ -76,4 +76,9 @@ export function accuracyOf(p: Predictions): number {
     if (row.indexOf(Math.max(...row)) === p.labels[i]) correct++;
   }
   return correct / Math.max(1, p.labels.length);
+}
+
+/** P(positive class) per sample; the positive class is the last (e.g. 'smoking'). */
+export function positiveProbs(p: Predictions): Float32Array {
+  return Float32Array.from({ length: p.labels.length }, (_, i) => p.probs[(i + 1) * p.numClasses - 1]);
 }

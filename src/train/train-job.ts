@@ -6,7 +6,7 @@ import { discoverDataset, type Dataset } from '../data/dataset.js';
 import { BatchLoader } from '../data/loader.js';
 import { formatSplitCounts } from '../data/split-counts.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
-import { predict } from '../eval/predict.js';
+import { positiveProbs, predict } from '../eval/predict.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights, saveAdapter } from '../lora/adapter-files.js';
 import { defaultTargets } from '../lora/default-targets.js';
@@ -122,7 +122,6 @@ export async function runTrainJob(
     classWeights: c.classWeights,
   });
   const forward = await ForwardStep.compile(model, { threads: c.threads });
-  const positive = ds.classes.length - 1;
   try {
     const outcome = await runTraining(
       { model, step, forward, optimizer: optimizerFor(c), train, val },
@@ -167,11 +166,7 @@ export async function runTrainJob(
     await loadAdapterWeights(c.out, model);
     await writeFileAtomic(join(c.out, RUN_FILES.model), toOnnxBytes(mergeLora(model)));
     const pred = await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: c.tta });
-    const probs = Float32Array.from(
-      { length: pred.labels.length },
-      (_, i) => pred.probs[i * pred.numClasses + positive],
-    );
-    const metrics = computeMetrics(pred.labels, probs, { classes: ds.classes, split: 'validation' });
+    const metrics = computeMetrics(pred.labels, positiveProbs(pred), { classes: ds.classes, split: 'validation' });
     await writeReport(c.out, {
       metrics,
       history,

@@ -1,0 +1,29 @@
+import { checkImages, type BadImagePolicy } from '../data/check-images.js';
+import { BatchLoader } from '../data/loader.js';
+import type { Sample } from '../data/sample.js';
+import type { Preprocess } from '../models/backbone.js';
+import { positiveProbs, predict, type LogitsFn } from './predict.js';
+
+export interface ScoredSamples {
+  labels: Int32Array;
+  /** Probability of the positive (last) class per sample. */
+  probs: Float32Array;
+  paths: string[];
+  skipped: { path: string; reason: string }[];
+}
+
+/** Decodes samples (no augmentation), runs the model over them in batches, and keeps P(positive). */
+export async function scoreSamples(
+  logitsOf: LogitsFn,
+  samples: Sample[],
+  o: { preprocess: Preprocess; numClasses: number; batch: number; workers: number; tta: boolean; onBadImage: BadImagePolicy },
+): Promise<ScoredSamples> {
+  const checked = await checkImages(samples, { onBadImage: o.onBadImage, size: o.preprocess.size });
+  const loader = await BatchLoader.open({ samples, checked, preprocess: o.preprocess, batchSize: o.batch, workers: o.workers });
+  try {
+    const p = await predict(logitsOf, loader.epoch(0), o.numClasses, { tta: o.tta });
+    return { labels: p.labels, probs: positiveProbs(p), paths: p.paths, skipped: checked.skipped };
+  } finally {
+    await loader.close();
+  }
+}
