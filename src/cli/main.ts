@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { predictCommand } from './commands/predict.js';
+import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 
 const program = new Command('smoker-lora')
@@ -9,7 +11,9 @@ const program = new Command('smoker-lora')
   .showHelpAfterError('(run with --help for usage)')
   .addCommand(trainCommand())
   .addCommand(evaluateCommand())
-  .addCommand(predictCommand());
+  .addCommand(predictCommand())
+  .addCommand(sweepCommand())
+  .addCommand(demoCommand());
 
 try {
   await program.parseAsync();

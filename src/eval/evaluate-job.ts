@@ -32,32 +32,58 @@ function samplesOf(o: EvaluateOptions, classes: string[], seed: number): { name:
   }
   const ds = discoverDataset(o.data, { seed });
   const split = o.split ?? (ds.splits.test.length > 0 ? 'test' : 'val');
-  if (ds.splits[split].length === 0) throw new Error(`--data ${o.data}: the ${split} split is empty; pass --split or the folder itself`);
+  if (ds.splits[split].length === 0)
+    throw new Error(`--data ${o.data}: the ${split} split is empty; pass --split or the folder itself`);
   return { name: split, samples: ds.splits[split] };
 }
 
 /** Evaluates a run folder's model on a split or folder; writes metrics.json and report.md with plots. */
-export async function runEvaluateJob(o: EvaluateOptions, log: (line: string) => void): Promise<{ metrics: Metrics; out: string }> {
+export async function runEvaluateJob(
+  o: EvaluateOptions,
+  log: (line: string) => void,
+): Promise<{ metrics: Metrics; out: string }> {
   const model = await SavedModel.load(o.model, { threads: o.threads });
   try {
     const seed = typeof model.info.seed === 'number' ? model.info.seed : 0;
     const tta = o.tta ?? model.info.tta;
     const score = (samples: Sample[]) =>
-      scoreSamples((x) => model.logits(x), samples, { preprocess: model.preprocess, numClasses: model.classes.length, batch: o.batch, workers: o.workers, tta, onBadImage: o.onBadImage });
+      scoreSamples((x) => model.logits(x), samples, {
+        preprocess: model.preprocess,
+        numClasses: model.classes.length,
+        batch: o.batch,
+        workers: o.workers,
+        tta,
+        onBadImage: o.onBadImage,
+      });
     let threshold = o.threshold ?? model.info.threshold;
     if (o.targetRecall !== undefined) {
-      if (typeof model.info.data !== 'string') throw new Error(`--target-recall: ${o.model} does not record its training data, so there is no validation split to tune on`);
+      if (typeof model.info.data !== 'string')
+        throw new Error(
+          `--target-recall: ${o.model} does not record its training data, so there is no validation split to tune on`,
+        );
       const val = discoverDataset(model.info.data, { seed }).splits.val;
       const s = await score(val);
       threshold = thresholdForRecall(s.labels, s.probs, o.targetRecall);
-      log(`threshold ${threshold.toFixed(4)} reaches recall ≥ ${o.targetRecall} on the run's validation split (${val.length} images)`);
+      log(
+        `threshold ${threshold.toFixed(4)} reaches recall ≥ ${o.targetRecall} on the run's validation split (${val.length} images)`,
+      );
     }
     const { name, samples } = samplesOf(o, model.classes, seed);
     const s = await score(samples);
     for (const k of s.skipped) log(`skipped ${k.path}: ${k.reason}`);
     const metrics = computeMetrics(s.labels, s.probs, { classes: model.classes, threshold, split: name });
     const out = o.out ?? join(o.model, `evaluation-${name}`);
-    await writeReport(out, { metrics, config: { model: resolve(o.model), data: resolve(o.data), split: name, threshold, tta, backbone: model.info.backbone } });
+    await writeReport(out, {
+      metrics,
+      config: {
+        model: resolve(o.model),
+        data: resolve(o.data),
+        split: name,
+        threshold,
+        tta,
+        backbone: model.info.backbone,
+      },
+    });
     return { metrics, out };
   } finally {
     await model.release();

@@ -19,7 +19,11 @@ export interface FilePrediction {
  * batch, so 100 images cost four session calls at batch 32, not 100. A bad file gets an error row and
  * the others go on.
  */
-export async function* predictFiles(model: SavedModel, paths: string[], o: { batch: number; threshold: number; tta: boolean }): AsyncGenerator<FilePrediction> {
+export async function* predictFiles(
+  model: SavedModel,
+  paths: string[],
+  o: { batch: number; threshold: number; tta: boolean },
+): AsyncGenerator<FilePrediction> {
   const size = model.preprocess.size;
   const [h, w] = size;
   const per = 3 * h * w;
@@ -42,8 +46,15 @@ export async function* predictFiles(model: SavedModel, paths: string[], o: { bat
     const ms = (performance.now() - t0) / chunk.length;
     for (let i = 0; i < chunk.length; i++) {
       const d = decoded[i];
-      if (d.status === 'rejected') yield { path: chunk[i], ms, error: await exactReason(chunk[i], size, d.reason as Error) };
-      else yield { path: chunk[i], label: model.classes[probs[i] >= o.threshold ? positive : 0], probability: probs[i], ms };
+      if (d.status === 'rejected')
+        yield { path: chunk[i], ms, error: await exactReason(chunk[i], size, d.reason as Error) };
+      else
+        yield {
+          path: chunk[i],
+          label: model.classes[probs[i] >= o.threshold ? positive : 0],
+          probability: probs[i],
+          ms,
+        };
     }
   }
 }

@@ -33,13 +33,17 @@ export class SavedModel {
     try {
       info = JSON.parse(await readFile(configPath, 'utf8')) as RunInfo;
     } catch (e) {
-      throw new Error(`--model ${dir}: cannot read ${configPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`);
+      throw new Error(
+        `--model ${dir}: cannot read ${configPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
+      );
     }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(modelPath);
     } catch {
-      throw new Error(`--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`);
+      throw new Error(
+        `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
+      );
     }
     return new SavedModel(dir, info, await Session.create(bytes, { threads: opts.threads }));
   }

@@ -16,10 +16,23 @@ export interface ScoredSamples {
 export async function scoreSamples(
   logitsOf: LogitsFn,
   samples: Sample[],
-  o: { preprocess: Preprocess; numClasses: number; batch: number; workers: number; tta: boolean; onBadImage: BadImagePolicy },
+  o: {
+    preprocess: Preprocess;
+    numClasses: number;
+    batch: number;
+    workers: number;
+    tta: boolean;
+    onBadImage: BadImagePolicy;
+  },
 ): Promise<ScoredSamples> {
   const checked = await checkImages(samples, { onBadImage: o.onBadImage, size: o.preprocess.size });
-  const loader = await BatchLoader.open({ samples, checked, preprocess: o.preprocess, batchSize: o.batch, workers: o.workers });
+  const loader = await BatchLoader.open({
+    samples,
+    checked,
+    preprocess: o.preprocess,
+    batchSize: o.batch,
+    workers: o.workers,
+  });
   try {
     const p = await predict(logitsOf, loader.epoch(0), o.numClasses, { tta: o.tta });
     return { labels: p.labels, probs: positiveProbs(p), paths: p.paths, skipped: checked.skipped };

@@ -73,3 +73,8 @@ export function configHash(c: TrainConfig): string {
   const { out: _out, threads: _threads, workers: _workers, ...rest } = c;
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }
+
+/** The main job's default: the seed recipe on the MobileNetV2 backbone, the one pretrained CNN at hand. */
+export const DEMO_RECIPE: Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers' | 'backbone'> = {
+  ...SEED_RECIPE,
+};

@@ -41,6 +41,8 @@ export interface TrainJobResult {
   metrics?: Metrics;
   seconds: number;
   dataWait: number;
+  /** Trainable parameters (adapters and head). */
+  trainable: number;
 }
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
@@ -91,6 +93,7 @@ export async function runTrainJob(
     { numClasses: ds.classes.length, seed: c.seed },
   );
   hooks.log(formatParamTable(model));
+  const { trainable } = summarizeParams(model);
 
   await mkdir(c.out, { recursive: true });
   const checkpointPath = join(c.out, RUN_FILES.checkpoint);
@@ -160,13 +163,17 @@ export async function runTrainJob(
     const seconds = (performance.now() - started) / 1000;
     const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
     const dataWait = history.reduce((s, h) => s + h.dataWait * h.seconds, 0) / Math.max(trainSeconds, 1e-9);
-    if (outcome.status === 'interrupted') return { outcome: outcome.status, history, seconds, dataWait };
+    if (outcome.status === 'interrupted')
+      return { outcome: outcome.status, history, seconds, dataWait, trainable };
 
     // The run folder's model is the best epoch's: reload its adapter, merge, and measure it on validation.
     await loadAdapterWeights(c.out, model);
     await writeFileAtomic(join(c.out, RUN_FILES.model), toOnnxBytes(mergeLora(model)));
     const pred = await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: c.tta });
-    const metrics = computeMetrics(pred.labels, positiveProbs(pred), { classes: ds.classes, split: 'validation' });
+    const metrics = computeMetrics(pred.labels, positiveProbs(pred), {
+      classes: ds.classes,
+      split: 'validation',
+    });
     await writeReport(c.out, {
       metrics,
       history,
@@ -176,7 +183,7 @@ export async function runTrainJob(
     });
     // Finished: the best model is saved, so the resumable state has served its purpose.
     await rm(checkpointPath, { force: true });
-    return { outcome: outcome.status, history, metrics, seconds, dataWait };
+    return { outcome: outcome.status, history, metrics, seconds, dataWait, trainable };
   } finally {
     await Promise.all([train.close(), val.close(), step.release(), forward.release()]);
   }

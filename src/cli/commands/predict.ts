@@ -6,13 +6,17 @@ import { predictFiles, type FilePrediction } from '../../eval/predict-files.js';
 import { SavedModel } from '../../eval/saved-model.js';
 import { parse } from '../parse.js';
 
-const csvCell = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v ?? ''));
+const csvCell = (v: unknown) =>
+  typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v ?? '');
 
 function row(p: FilePrediction, format: string): string {
   const file = relative(process.cwd(), p.path) || p.path;
   if (format === 'json') return JSON.stringify({ ...p, path: file });
-  if (format === 'csv') return [file, p.label, p.probability?.toFixed(6), p.ms.toFixed(2), p.error].map(csvCell).join(',');
-  return p.error ? `${file}  error: ${p.error}` : `${file}  ${p.label!.padEnd(10)}  ${p.probability!.toFixed(4)}  ${p.ms.toFixed(1)} ms`;
+  if (format === 'csv')
+    return [file, p.label, p.probability?.toFixed(6), p.ms.toFixed(2), p.error].map(csvCell).join(',');
+  return p.error
+    ? `${file}  error: ${p.error}`
+    : `${file}  ${p.label!.padEnd(10)}  ${p.probability!.toFixed(4)}  ${p.ms.toFixed(1)} ms`;
 }
 
 export function predictCommand(): Command {
@@ -36,7 +40,11 @@ export function predictCommand(): Command {
       if (format === 'table') out(`file  label  P(${model.classes.at(-1)})  time/image`);
       let failed = 0;
       try {
-        for await (const p of predictFiles(model, paths, { batch: o.batch, threshold: o.threshold ?? model.info.threshold, tta: o.tta ?? model.info.tta })) {
+        for await (const p of predictFiles(model, paths, {
+          batch: o.batch,
+          threshold: o.threshold ?? model.info.threshold,
+          tta: o.tta ?? model.info.tta,
+        })) {
           if (p.error) failed++;
           out(row(p, format));
         }
