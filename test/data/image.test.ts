@@ -1,9 +1,9 @@
+import { pngHeaderClaiming } from '../helpers/png-header.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeResized, toCHW } from '../../src/data/image.js';
 
@@ -211,37 +211,6 @@ test('uncompressed 24- and 32-bit BMPs decode pixel-exactly (sharp cannot read B
   });
 });
 
-/** A valid PNG signature and IHDR claiming a 20000x20000 RGB image, with a token IDAT. */
-function hugePngHeader(): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer) =>
-    (b.reduce((c, v) => crcTable[(c ^ v) & 0xff] ^ (c >>> 8), 0xffffffff) ^ 0xffffffff) >>> 0;
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc(body), body.length + 4);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(20000, 0);
-  ihdr.writeUInt32BE(20000, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  const sig = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-  return Buffer.concat([
-    sig,
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(64))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 test('broken, empty, non-image and oversized files are rejected in one line naming the file', async () => {
   const jpg = await raw(64, 64, 3, (x, y) => (x * y) & 255)
     .jpeg()
@@ -250,7 +219,7 @@ test('broken, empty, non-image and oversized files are rejected in one line nami
     [write('truncated.jpg', jpg.subarray(0, jpg.length >> 1)), /: truncated or corrupt image \(/],
     [write('empty.jpg', ''), /: empty file, not an image$/],
     [write('notes.txt', 'this is not an image\n'), /: not an image, or a format that cannot be read$/],
-    [write('huge.png', hugePngHeader()), /: image too large \(over 50 megapixels\)$/],
+    [write('huge.png', pngHeaderClaiming(20000, 20000)), /: image too large \(over 50 megapixels\)$/],
     [
       write('truncated.bmp', bmp(50, 50, 24, () => [1, 2, 3]).subarray(0, 2000)),
       /: truncated or corrupt image \(truncated BMP pixel data\)$/,
