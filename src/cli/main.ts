@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { explainCommand } from './commands/explain.js';
 import { predictCommand } from './commands/predict.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
@@ -12,8 +13,15 @@ const program = new Command('smoker-lora')
   .addCommand(trainCommand())
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
+  .addCommand(explainCommand())
   .addCommand(sweepCommand())
   .addCommand(demoCommand());
+
+// A reader that has read enough (`smoker-lora predict photos | head`) closes the pipe: stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') process.stderr.write(`smoker-lora: cannot write the output: ${e.message}\n`);
+  process.exit(e.code === 'EPIPE' ? 0 : 1);
+});
 
 try {
   await program.parseAsync();

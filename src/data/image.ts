@@ -29,7 +29,9 @@ export async function decodeResized(
   input: string | Buffer,
   size: [number, number],
   where = typeof input === 'string' ? input : 'image buffer',
+  opts: { maxPixels?: number } = {},
 ): Promise<DecodedImage> {
+  const maxPixels = opts.maxPixels ?? MAX_INPUT_PIXELS;
   let bytes: Buffer;
   try {
     bytes = typeof input === 'string' ? await readFile(input) : input;
@@ -41,11 +43,12 @@ export async function decodeResized(
   if (bytes.length === 0) throw new Error(`${where}: empty file, not an image`);
   const [height, width] = size;
   try {
-    // failOn 'error' rejects truncated and corrupt data but tolerates the benign warnings many
-    // real-world JPEGs carry, which PIL also loads.
+    // failOn 'warning': libvips reports a JPEG whose compressed body is garbage ('Corrupt JPEG data')
+    // only as a warning, and would decode it to noise. All 897 images of the Kaggle set and the
+    // MobileNetV2 test images decode without a single warning, so strictness costs nothing there.
     const image = isBmp(bytes)
-      ? bmpToSharp(bytes)
-      : sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
+      ? bmpToSharp(bytes, maxPixels)
+      : sharp(bytes, { limitInputPixels: maxPixels, failOn: 'warning' });
     const { data, info } = await image
       .rotate()
       .flatten()
@@ -60,14 +63,14 @@ export async function decodeResized(
       height: info.height,
     };
   } catch (e) {
-    throw new Error(`${where}: ${describe((e as Error).message)}`);
+    throw new Error(`${where}: ${describe((e as Error).message, maxPixels)}`);
   }
 }
 
-function describe(message: string): string {
+function describe(message: string, maxPixels: number): string {
   const m = message.replace(/\s+/g, ' ').trim();
   if (/unsupported image format/i.test(m)) return 'not an image, or a format that cannot be read';
-  if (/pixel limit/i.test(m)) return `image too large (over ${MAX_INPUT_PIXELS / 1e6} megapixels)`;
+  if (/pixel limit/i.test(m)) return `image too large (over ${maxPixels / 1e6} megapixels)`;
   if (/premature end|truncat|corrupt|unexpected end|read error/i.test(m))
     return `truncated or corrupt image (${m})`;
   return `cannot decode image (${m})`;
@@ -79,7 +82,7 @@ const isBmp = (b: Buffer) => b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d; //
  * Uncompressed 24/32-bit Windows BMP (BI_RGB, or BI_BITFIELDS with the standard masks), as raw pixels
  * handed to sharp. Other variants (palette, RLE) are refused rather than guessed at.
  */
-function bmpToSharp(b: Buffer): Sharp {
+function bmpToSharp(b: Buffer, maxPixels: number): Sharp {
   if (b.length < 54) throw new Error('truncated BMP header');
   const dataOffset = b.readUInt32LE(10);
   const headerSize = b.readUInt32LE(14);
@@ -104,7 +107,7 @@ function bmpToSharp(b: Buffer): Sharp {
     );
   }
   if (width <= 0 || height === 0) throw new Error(`BMP has invalid size ${width}x${rawHeight}`);
-  if (width * height > MAX_INPUT_PIXELS) throw new Error(`BMP of ${width}x${height} exceeds pixel limit`);
+  if (width * height > maxPixels) throw new Error(`BMP of ${width}x${height} exceeds pixel limit`);
   const step = bpp / 8;
   const stride = Math.ceil((width * step) / 4) * 4;
   if (dataOffset + stride * height > b.length) throw new Error('truncated BMP pixel data');

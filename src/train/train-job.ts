@@ -65,6 +65,20 @@ export function runInfo(c: TrainConfig, ds: Dataset, model: LoraModel) {
   };
 }
 
+/** The checkpoint of the unfinished run in `c.out`, refused unless it was made with the settings `c`. */
+async function loadResumable(c: TrainConfig, checkpointPath: string) {
+  if (!existsSync(checkpointPath))
+    throw new Error(
+      `--resume: ${c.out} holds no unfinished run (no ${RUN_FILES.checkpoint})${existsSync(join(c.out, RUN_FILES.model)) ? '; that run finished' : ''}`,
+    );
+  const checkpoint = await loadCheckpoint(checkpointPath);
+  if (checkpoint.progress.configHash !== configHash(c))
+    throw new Error(
+      `--resume: ${checkpointPath} was made with other settings; pass the options the run was started with, or start a new run folder`,
+    );
+  return checkpoint;
+}
+
 /**
  * The main job: find the data, build backbone + LoRA, train with best-on-validation checkpoints, then
  * write the merged ONNX model, metrics, history, plots and report into the run folder.
@@ -86,6 +100,16 @@ export async function runTrainJob(
       `--data ${c.data}: no validation images; add a Validation folder or pass one unsplit folder to split`,
     );
 
+  // The run folder is checked before anything is built or written: a refused run leaves it as it was.
+  const checkpointPath = join(c.out, RUN_FILES.checkpoint);
+  const resume = opts.resume ? await loadResumable(c, checkpointPath) : undefined;
+  if (!opts.resume && existsSync(checkpointPath))
+    throw new Error(
+      `--out ${c.out}: holds an unfinished run; pass --resume to continue it, or choose another folder`,
+    );
+  if (!opts.resume && existsSync(join(c.out, RUN_FILES.model)))
+    throw new Error(`--out ${c.out}: holds a finished run; choose another folder or delete this one`);
+
   const backbone = await resolveBackbone(c.backbone, c.weights);
   const model = addLora(
     backbone,
@@ -96,12 +120,6 @@ export async function runTrainJob(
   const { trainable } = summarizeParams(model);
 
   await mkdir(c.out, { recursive: true });
-  const checkpointPath = join(c.out, RUN_FILES.checkpoint);
-  const resume = opts.resume ? await loadCheckpoint(checkpointPath) : undefined;
-  if (!opts.resume && existsSync(checkpointPath))
-    throw new Error(
-      `--out ${c.out}: holds an unfinished run; pass --resume to continue it, or choose another folder`,
-    );
   await writeFileAtomic(join(c.out, RUN_FILES.config), json(runInfo(c, ds, model)));
 
   const size = backbone.preprocess.size;

@@ -147,6 +147,12 @@ export async function runTraining(
     }
     p.running.waitMs += train.waitMs - waitBefore;
     const valPred = await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: s.tta });
+    // A diverged model must not become the best adapter or the checkpoint: stop before saving either.
+    if (!Number.isFinite(valPred.loss)) {
+      throw new DivergedError(
+        `training diverged: the validation loss is ${valPred.loss} after epoch ${p.epoch + 1}; the last checkpoint and the best adapter are kept. Lower --lr or set --clip-norm`,
+      );
+    }
     const record: EpochRecord = {
       epoch: p.epoch + 1,
       trainLoss: p.running.loss / p.running.seen,
