@@ -6,9 +6,8 @@ import { Command } from 'commander';
 import { runEvaluateJob } from '../../eval/evaluate-job.js';
 import { formatMetricsTable } from '../../eval/format-table.js';
 import { DEMO_RECIPE } from '../../train/train-config.js';
-import { runTrainJob } from '../../train/train-job.js';
-import { onInterrupt } from '../interrupt.js';
-import { createProgress } from '../progress.js';
+import { RUN_FILES } from '../../train/run-files.js';
+import { trainInTerminal } from '../train-in-terminal.js';
 
 /** The read-only shared folder beside the repo (dist/src/cli/commands -> repo -> ..). */
 const SHARED =
@@ -21,7 +20,7 @@ export function demoCommand(): Command {
     )
     .option('--data <folder>', 'smoking data set root', join(SHARED, 'data/smoking'))
     .option('--backbone <file>', 'ONNX backbone', join(SHARED, 'models/mobilenet_v2_1.0_224/model.onnx'))
-    .option('--out <folder>', 'run folder', 'runs/demo')
+    .option('--out <folder>', 'run folder (if it holds a finished run: <folder>-2, -3, ...)', 'runs/demo')
     .action(async (o: { data: string; backbone: string; out: string }) => {
       if (!existsSync(join(o.data, 'Training'))) {
         throw new Error(
@@ -33,56 +32,45 @@ export function demoCommand(): Command {
           `no backbone at ${resolve(o.backbone)}: put an ImageNet MobileNetV2 ONNX file there (input NCHW in [-1,1], see README), or pass --backbone <file.onnx>`,
         );
       }
+      const out = freeRunFolder(o.out);
       const config = {
         ...DEMO_RECIPE,
         data: o.data,
         backbone: o.backbone,
-        out: o.out,
+        out,
         threads: availableParallelism(),
         workers: Math.max(1, availableParallelism() - 1),
       };
-      const progress = createProgress(config.epochs);
-      const interrupt = onInterrupt(progress.log);
-      try {
-        const resume = existsSync(join(o.out, 'checkpoint.safetensors'));
-        const r = await runTrainJob(
-          config,
-          {
-            log: progress.log,
-            onStep: (i) => progress.step(i),
-            onEpochEnd: () => progress.endEpoch(),
-            shouldStop: interrupt.requested,
-          },
-          { resume },
-        );
-        progress.endEpoch();
-        if (r.outcome === 'interrupted') {
-          progress.log(`stopped; run 'npm run demo' again to continue from the checkpoint in ${o.out}`);
-          process.exitCode = 130;
-          return;
-        }
-        progress.log(
-          `trained in ${r.seconds.toFixed(1)} s (waiting for data: ${(100 * r.dataWait).toFixed(1)}% of step time)`,
-        );
-        const { metrics, out } = await runEvaluateJob(
-          {
-            model: o.out,
-            data: o.data,
-            split: 'val',
-            out: join(o.out, 'evaluation-validation'),
-            batch: 32,
-            threads: config.threads,
-            workers: 1,
-            onBadImage: 'fail',
-          },
-          progress.log,
-        );
-        progress.log(
-          `\nValidation (the best epoch's merged model.onnx):\n${formatMetricsTable(metrics, { color: Boolean(process.stdout.isTTY) })}`,
-        );
-        progress.log(`report: ${join(o.out, 'report.md')} and ${join(out, 'report.md')}`);
-      } finally {
-        interrupt.dispose();
-      }
+      const done = await trainInTerminal(
+        config,
+        existsSync(join(out, RUN_FILES.checkpoint)),
+        "run 'npm run demo' again to continue",
+      );
+      if (!done) return;
+      const { metrics, out: evalOut } = await runEvaluateJob(
+        {
+          model: out,
+          data: o.data,
+          split: 'val',
+          out: join(out, 'evaluation-validation'),
+          batch: 32,
+          threads: config.threads,
+          workers: 1,
+          onBadImage: 'fail',
+        },
+        done.progress.log,
+      );
+      done.progress.log(
+        `\nValidation, measured again on the saved model.onnx:\n${formatMetricsTable(metrics, { color: Boolean(process.stdout.isTTY) })}`,
+      );
+      done.progress.log(`report: ${join(out, 'report.md')} (and ${join(evalOut, 'report.md')})`);
     });
+}
+
+/** `base`, or while it holds a finished run, `base-2`, `base-3`, ...: a demo never overwrites a result. */
+function freeRunFolder(base: string): string {
+  for (let k = 1; ; k++) {
+    const dir = k === 1 ? base : `${base}-${k}`;
+    if (!existsSync(join(dir, RUN_FILES.model))) return dir;
+  }
 }

@@ -1,11 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { formatMetricsTable } from '../../eval/format-table.js';
 import { SEED_RECIPE, type TrainConfig } from '../../train/train-config.js';
-import { runTrainJob } from '../../train/train-job.js';
-import { onInterrupt } from '../interrupt.js';
 import { parse } from '../parse.js';
-import { createProgress } from '../progress.js';
+import { trainInTerminal } from '../train-in-terminal.js';
 
 const d = SEED_RECIPE;
 
@@ -136,39 +133,13 @@ export function trainCommand(): Command {
     .option('--resume', 'continue the unfinished run in --out from its checkpoint')
     .action(async (o: Opts) => {
       const config = configFromOptions(o, o.out as string);
-      const progress = createProgress(config.epochs);
-      const interrupt = onInterrupt(progress.log);
-      try {
-        const r = await runTrainJob(
-          config,
-          {
-            log: progress.log,
-            onStep: (i) => progress.step(i),
-            onEpochEnd: () => progress.endEpoch(),
-            shouldStop: interrupt.requested,
-          },
-          { resume: Boolean(o.resume) },
-        );
-        progress.endEpoch();
-        if (r.outcome === 'interrupted') {
-          progress.log(
-            `stopped: checkpoint saved in ${config.out}; continue with the same command plus --resume`,
-          );
-          process.exitCode = 130;
-          return;
-        }
-        progress.log(
-          `${r.outcome === 'early-stopped' ? 'early-stopped' : 'finished'} in ${r.seconds.toFixed(1)} s; waiting for data: ${(100 * r.dataWait).toFixed(1)}% of step time`,
-        );
-        if (r.metrics)
-          progress.log(
-            `\nbest epoch on validation:\n${formatMetricsTable(r.metrics, { color: Boolean(process.stdout.isTTY) })}`,
-          );
-        progress.log(
-          `run folder: ${config.out} (model.onnx, adapter_model.safetensors, metrics.json, report.md)`,
-        );
-      } finally {
-        interrupt.dispose();
-      }
+      const done = await trainInTerminal(
+        config,
+        Boolean(o.resume),
+        'continue with the same command plus --resume',
+      );
+      done?.progress.log(
+        `run folder: ${config.out} (model.onnx, adapter_model.safetensors, metrics.json, report.md)`,
+      );
     });
 }
