@@ -4,6 +4,7 @@ import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { explainCommand } from './commands/explain.js';
 import { predictCommand } from './commands/predict.js';
+import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 
@@ -14,6 +15,7 @@ const program = new Command('smoker-lora')
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
   .addCommand(explainCommand())
+  .addCommand(serveCommand())
   .addCommand(sweepCommand())
   .addCommand(demoCommand());
 

@@ -40,6 +40,8 @@ export interface GradCamOptions {
    * (ResNet: layer4's output; MobileNetV2: MobilenetV2/Conv_1/relu6).
    */
   layer?: string;
+  /** ORT's memory arena; a long-running server turns it off so memory stays flat across batch sizes. */
+  memArena?: boolean;
 }
 
 /** Ops between the global average pool and the `features` value that leave the pooled vector as is. */
@@ -225,7 +227,7 @@ export class GradCam {
       layer: opts.layer,
       where: modelPath,
     });
-    const session = await Session.create(g, { threads: opts.threads });
+    const session = await Session.create(g, { threads: opts.threads, memArena: opts.memArena });
     return new GradCam(session, info, activation, gradient);
   }
 

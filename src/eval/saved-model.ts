@@ -26,7 +26,7 @@ export class SavedModel {
     private readonly session: Session,
   ) {}
 
-  static async load(dir: string, opts: { threads?: number } = {}): Promise<SavedModel> {
+  static async load(dir: string, opts: { threads?: number; memArena?: boolean } = {}): Promise<SavedModel> {
     const configPath = join(dir, RUN_FILES.config);
     const modelPath = join(dir, RUN_FILES.model);
     let info: RunInfo;
@@ -45,7 +45,11 @@ export class SavedModel {
         `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
       );
     }
-    return new SavedModel(dir, info, await Session.create(bytes, { threads: opts.threads }));
+    return new SavedModel(
+      dir,
+      info,
+      await Session.create(bytes, { threads: opts.threads, memArena: opts.memArena }),
+    );
   }
 
   get classes(): string[] {

@@ -12,6 +12,11 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Write an ORT profile JSON with this prefix. */
   profilePrefix?: string;
+  /**
+   * ORT's CPU memory arena (default on). It keeps the largest memory each input shape needed and grows
+   * with every new batch size, so a server fed batches of varying size turns it off for a flat RSS.
+   */
+  memArena?: boolean;
 }
 
 /** A compiled graph: feed named host tensors, get named host tensors back. */
@@ -31,6 +36,7 @@ export class Session {
       executionMode: 'sequential',
       interOpNumThreads: 1,
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+      ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
     return new Session(inner, inner.inputNames, inner.outputNames, opts.profilePrefix);

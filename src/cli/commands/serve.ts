@@ -1,0 +1,65 @@
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import sharp from 'sharp';
+import { formatBytes, parseBytes } from '../../serve/errors.js';
+import { startServer } from '../../serve/server.js';
+import { parse } from '../parse.js';
+
+const bytes = (v: string): number => {
+  try {
+    return parseBytes(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+};
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve the detector: an HTTP API (predict, Grad-CAM explain) and a web page')
+    .requiredOption('--model <run folder>', "a folder written by 'smoker-lora train'")
+    .option('--port <n>', 'port (0: any free port)', parse.int(0), 8080)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--max-batch <n>', 'most images per model call', parse.int(1), 32)
+    .option('--batch-window-ms <ms>', 'how long an idle queue waits to fill a batch', parse.number(0), 5)
+    .option('--body-limit <size>', 'largest upload, e.g. 10mb', bytes, parseBytes('10mb'))
+    .option('--max-pixels <n>', 'largest image in pixels (decompression-bomb guard)', parse.number(1), 40e6)
+    .option('--timeout-ms <ms>', 'per-request limit on queue + decode + inference', parse.number(1), 10000)
+    .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
+    .action(async (o) => {
+      // Every upload is new: libvips' operation cache would only hold memory.
+      sharp.cache(false);
+      const log = (line: string) => process.stderr.write(line + '\n');
+      const server = await startServer({
+        model: o.model,
+        host: o.host,
+        port: o.port,
+        maxBatch: o.maxBatch,
+        batchWindowMs: o.batchWindowMs,
+        bodyLimit: o.bodyLimit,
+        maxPixels: o.maxPixels,
+        timeoutMs: o.timeoutMs,
+        threads: o.threads,
+        log,
+      });
+      process.stdout.write(
+        `serving ${server.modelId} on ${server.url} (page: ${server.url}/, API: ${server.url}/v1/predict)\n` +
+          `batches of up to ${o.maxBatch} within ${o.batchWindowMs} ms; uploads up to ${formatBytes(o.bodyLimit)}, ` +
+          `${o.maxPixels / 1e6} megapixels, ${o.timeoutMs} ms per request\n`,
+      );
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) process.exit(130);
+        stopping = true;
+        log(`${signal}: finishing in-flight requests (again to quit now)`);
+        server.close().then(
+          () => process.exit(0),
+          (e: Error) => {
+            log(`smoker-lora: ${e.message}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,201 @@
+import { createReadStream } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { heatmapPng, overlayPng } from '../report/heatmap.js';
+import { QueueClosedError, QueueFullError } from './batch-queue.js';
+import { ApiError } from './errors.js';
+import { decodeUpload, displayImage, readUpload } from './image-input.js';
+import type { ServerContext } from './server.js';
+
+const ms = (v: number) => Math.round(v * 100) / 100;
+
+/**
+ * Runs `work` under the per-request time limit. On expiry (or when the client goes away) the signal
+ * aborts, which takes a waiting image out of the batch queue, and the request fails with 503; work
+ * already running finishes in the background and its result is dropped.
+ */
+async function withDeadline<T>(
+  reply: FastifyReply,
+  timeoutMs: number,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ac = new AbortController();
+  const timer = setTimeout(
+    () =>
+      ac.abort(
+        new ApiError(
+          503,
+          'timeout',
+          `no answer within the server's per-request limit of ${timeoutMs} ms (--timeout-ms); the server is busy, try again`,
+          { 'retry-after': '1' },
+        ),
+      ),
+    timeoutMs,
+  );
+  const onClose = () => {
+    if (!reply.raw.writableFinished)
+      ac.abort(new ApiError(499, 'client_closed', 'the client closed the connection before the answer'));
+  };
+  reply.raw.once('close', onClose);
+  const aborted = new Promise<never>((_, reject) =>
+    ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true }),
+  );
+  try {
+    return await Promise.race([work(ac.signal), aborted]);
+  } catch (e) {
+    if (e instanceof QueueFullError)
+      throw new ApiError(503, 'overloaded', `the server is overloaded (${e.message}); try again`, {
+        'retry-after': '1',
+      });
+    if (e instanceof QueueClosedError) throw new ApiError(503, 'shutting_down', e.message);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    reply.raw.off('close', onClose);
+  }
+}
+
+const serverTiming = (t: Record<string, number>) =>
+  Object.entries(t)
+    .map(([k, v]) => `${k};dur=${ms(v)}`)
+    .join(', ');
+
+export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
+  const { model, opts, modelFile } = ctx;
+  const info = model.info;
+  const classes = model.classes;
+  const positive = classes[classes.length - 1];
+  const threshold = info.threshold;
+  const labelOf = (p: number) => (p >= threshold ? positive : classes[0]);
+
+  app.get('/healthz', async () => ({
+    status: 'ok',
+    model: modelFile.id,
+    uptimeSeconds: Math.round((Date.now() - ctx.started) / 1000),
+    memoryMb: Object.fromEntries(
+      Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1e5) / 10]),
+    ),
+    explain: Boolean(ctx.explainQueue),
+    queues: { predict: ctx.predictQueue.stats(), explain: ctx.explainQueue?.stats() ?? null },
+  }));
+
+  app.get('/v1/model', async () => ({
+    id: modelFile.id,
+    run: basename(resolve(model.dir)),
+    backbone: info.backbone,
+    lora: { rank: info.rank, alpha: info.alpha, targets: info.targets },
+    classes,
+    positiveClass: positive,
+    threshold,
+    tta: Boolean(info.tta),
+    preprocess: {
+      ...model.preprocess,
+      resize: 'the whole image (no crop, aspect not kept) to size [height, width], bilinear (antialiased)',
+      alpha: 'flattened onto black',
+      normalise: '(pixel/255 - mean[c]) / std[c], planar RGB',
+    },
+    input: { name: 'input', type: 'float32', shape: ['N', 3, ...model.preprocess.size] },
+    output: { name: 'logits', type: 'float32', shape: ['N', classes.length] },
+    onnx: { url: '/v1/model.onnx', bytes: modelFile.bytes, sha256: modelFile.sha256 },
+    metrics: ctx.metrics,
+    explain: ctx.explainQueue ? { available: true } : { available: false, reason: ctx.explainError },
+    limits: {
+      maxBatch: opts.maxBatch,
+      batchWindowMs: opts.batchWindowMs,
+      bodyLimitBytes: opts.bodyLimit,
+      maxPixels: opts.maxPixels,
+      timeoutMs: opts.timeoutMs,
+    },
+  }));
+
+  app.get('/v1/model.onnx', async (req, reply) => {
+    const etag = `"${modelFile.sha256}"`;
+    reply.header('etag', etag).header('cache-control', 'no-cache');
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', modelFile.bytes)
+      .header('content-disposition', `attachment; filename="${basename(resolve(model.dir))}.onnx"`)
+      .send(createReadStream(modelFile.path));
+  });
+
+  app.post('/v1/predict', async (req, reply) => {
+    const bytes = await readUpload(req);
+    return withDeadline(reply, opts.timeoutMs, async (signal) => {
+      const t0 = performance.now();
+      const { chw } = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
+      const decode = performance.now() - t0;
+      const r = await ctx.predictQueue.push(chw, signal);
+      const timing = { queue: r.queueMs, decode, inference: r.runMs, total: performance.now() - t0 };
+      reply.header('server-timing', serverTiming(timing));
+      return {
+        label: labelOf(r.value),
+        probability: r.value,
+        threshold,
+        model: modelFile.id,
+        batchSize: r.batchSize,
+        timingMs: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, ms(v)])),
+      };
+    });
+  });
+
+  app.post('/v1/explain', async (req: FastifyRequest<{ Querystring: Record<string, string> }>, reply) => {
+    const format = req.query.format ?? 'png';
+    if (!['png', 'json', 'heatmap'].includes(format))
+      throw new ApiError(400, 'bad_request', `format '${format}' is not png, json or heatmap`);
+    const alpha = req.query.alpha === undefined ? 0.5 : Number(req.query.alpha);
+    if (!(alpha >= 0 && alpha <= 1))
+      throw new ApiError(400, 'bad_request', `alpha '${req.query.alpha}' is not a number in [0, 1]`);
+    const queue = ctx.explainQueue;
+    if (!queue)
+      throw new ApiError(
+        501,
+        'not_implemented',
+        `Grad-CAM is not available for this model: ${ctx.explainError}`,
+      );
+    const bytes = await readUpload(req);
+    return withDeadline(reply, opts.timeoutMs, async (signal) => {
+      const t0 = performance.now();
+      const { chw } = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
+      const decode = performance.now() - t0;
+      const r = await queue.push(chw, signal);
+      const e = r.value;
+      const timing: Record<string, number> = { queue: r.queueMs, decode, inference: r.runMs };
+      if (format === 'json') {
+        timing.total = performance.now() - t0;
+        reply.header('server-timing', serverTiming(timing));
+        const [height, width] = e.size;
+        return {
+          label: e.label,
+          probability: e.probability,
+          threshold: e.threshold,
+          model: modelFile.id,
+          batchSize: r.batchSize,
+          heatmap: {
+            height,
+            width,
+            layout: 'row-major [height][width], values in [0, 1] at the model input size',
+            values: Array.from(e.heatmap, (v) => Math.round(v * 1e4) / 1e4),
+          },
+          timingMs: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, ms(v)])),
+        };
+      }
+      const t1 = performance.now();
+      const png =
+        format === 'heatmap'
+          ? await heatmapPng(e)
+          : await overlayPng(await displayImage(bytes, opts.overlayMaxSide, opts.maxPixels), e, alpha);
+      timing.render = performance.now() - t1;
+      timing.total = performance.now() - t0;
+      return reply
+        .type('image/png')
+        .header('x-label', e.label)
+        .header('x-probability', String(e.probability))
+        .header('x-threshold', String(e.threshold))
+        .header('x-model', modelFile.id)
+        .header('x-batch-size', String(r.batchSize))
+        .header('server-timing', serverTiming(timing))
+        .send(png);
+    });
+  });
+}

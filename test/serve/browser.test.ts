@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { tempDir } from '../helpers/tiny-dataset.js';
+import { makeRunFolder, testJpeg } from './fixtures.js';
+
+// The in-page callbacks below run in Chromium; the project compiles without the DOM lib, so the few
+// browser objects they touch are typed loosely here (module scope: nothing leaks into other files).
+type Dom = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const document: Dom;
+
+const CHROMIUM = process.env.SMOKER_CHROMIUM ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or set SMOKER_CHROMIUM); skipped`;
+
+const dir = tempDir('smoker-browser-', after);
+let server: RunningServer;
+let context: BrowserContext;
+let page: Page;
+const requests: string[] = [];
+const problems: string[] = [];
+
+before(async () => {
+  if (skip) return;
+  server = await startServer({
+    model: makeRunFolder(join(dir, 'tiny-run')),
+    host: '127.0.0.1',
+    port: 0,
+    maxBatch: 8,
+    batchWindowMs: 5,
+    bodyLimit: 10 * 1024 * 1024,
+    maxPixels: 40e6,
+    timeoutMs: 30_000,
+    threads: 1,
+    log: () => {},
+  });
+  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // A synthetic camera that needs no permission prompt, for the webcam path.
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+    ],
+    viewport: { width: 1100, height: 900 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  await page.goto(server.url + '/');
+  await page.waitForFunction(() => !/Loading/.test(document.getElementById('model-summary')!.textContent!));
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+});
+
+interface Card {
+  state: string;
+  mode: string;
+  label: string;
+  cls: string;
+  probability: number;
+  meta: string;
+  overlay: boolean;
+  alt: string;
+  name: string;
+}
+
+/** The result cards, newest first, once `count` of them are finished (done or error). */
+async function cards(count: number, withOverlay = 0): Promise<Card[]> {
+  await page.waitForFunction(
+    ([n, o]) =>
+      document.querySelectorAll('.result:not([data-state="pending"])').length >= n &&
+      document.querySelectorAll('.result[data-overlay="yes"]').length >= o,
+    [count, withOverlay],
+    { timeout: 120_000 },
+  );
+  return page.$$eval('.result', (lis) =>
+    lis.map((li) => {
+      const el = li as Dom;
+      const img = el.querySelector('img') as Dom;
+      return {
+        state: el.dataset.state ?? '',
+        mode: el.dataset.mode ?? '',
+        label: el.dataset.label ?? '',
+        cls: el.dataset.class ?? '',
+        probability: Number(el.dataset.probability),
+        meta: el.querySelector('.meta').textContent ?? '',
+        overlay: el.dataset.overlay === 'yes' && img.complete && img.naturalWidth > 0,
+        alt: img.alt,
+        name: el.querySelector('.name').textContent ?? '',
+      };
+    }),
+  );
+}
+
+async function apiProbability(jpeg: Buffer): Promise<number> {
+  const res = await fetch(server.url + '/v1/predict', {
+    method: 'POST',
+    body: jpeg,
+    headers: { 'content-type': 'image/jpeg' },
+  });
+  return ((await res.json()) as { probability: number }).probability;
+}
+
+test(
+  'server mode and browser mode label the same photo alike; webcam capture works',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const jpeg = await testJpeg(320, 240);
+    const expected = await apiProbability(jpeg);
+
+    // Server mode: the photo goes to /v1/predict and /v1/explain.
+    await page.setInputFiles('#file-input', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+    const [server1] = await cards(1, 1);
+    assert.equal(server1.state, 'done', server1.meta);
+    assert.equal(server1.mode, 'server');
+    assert.equal(server1.probability, expected);
+    assert.match(
+      server1.meta,
+      /^Server · \d+ ms ?decode \d+ ms, queue \d+ ms, inference \d+ ms \(batch of \d+\)/,
+    );
+    assert.ok(server1.overlay, 'the Grad-CAM overlay is shown');
+    assert.match(server1.alt, /Grad-CAM heat map/);
+
+    // Several photos at once: one request each, batched by the server.
+    const more = await Promise.all([11, 12, 13].map((s) => testJpeg(320, 240, s)));
+    await page.setInputFiles(
+      '#file-input',
+      more.map((buffer, i) => ({ name: `more-${i}.jpg`, mimeType: 'image/jpeg', buffer })),
+    );
+    const afterMore = await cards(4, 4);
+    assert.ok(afterMore.every((c) => c.state === 'done' && c.mode === 'server'));
+
+    // Browser mode, switched on with the keyboard.
+    await page.focus('#browser-mode');
+    await page.keyboard.press('Space');
+    await page.waitForFunction(() => document.body.dataset.browserModel !== undefined, null, {
+      timeout: 120_000,
+    });
+    assert.equal(await page.evaluate(() => document.body.dataset.browserModel), 'ready', problems.join('\n'));
+    const status = await page.textContent('#status');
+    t.diagnostic(`browser model: ${status}`);
+    await page.setInputFiles('#file-input', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+    const [browser1] = await cards(5);
+    assert.equal(browser1.state, 'done', browser1.meta);
+    assert.equal(browser1.mode, 'browser');
+    assert.match(
+      browser1.meta,
+      /^This browser · \d+ ms ?decode \d+ ms, resize \d+ ms, inference \d+ ms \(WebAssembly, \d threads?\)/,
+    );
+    const diff = Math.abs(browser1.probability - expected);
+    t.diagnostic(
+      `P(smoking): server ${expected.toFixed(5)}, browser ${browser1.probability.toFixed(5)} (|diff| ${diff.toExponential(2)})`,
+    );
+    t.diagnostic(`server card: ${server1.meta}`);
+    t.diagnostic(`browser card: ${browser1.meta}`);
+    assert.ok(diff < 0.01, `browser and server differ by ${diff}`);
+    assert.equal(browser1.cls, server1.cls);
+
+    // A file that is not an image: an error card in browser mode, the page goes on.
+    await page.setInputFiles('#file-input', {
+      name: 'notes.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.from('not a photo'),
+    });
+    const [bad] = await cards(6);
+    assert.equal(bad.state, 'error');
+    assert.match(bad.meta, /not an image/);
+
+    // Back to server mode; the webcam (Chromium's synthetic camera) gives a frame to check.
+    await page.click('label.switch');
+    assert.equal(await page.isChecked('#browser-mode'), false);
+    await page.click('#camera-start');
+    await page.waitForFunction(() => document.getElementById('camera-video').videoWidth > 0);
+    await page.click('#camera-capture');
+    const [cam] = await cards(7, 5);
+    assert.match(cam.name, /^webcam-\d{6}\.jpg$/);
+    assert.equal(cam.state, 'done', cam.meta);
+    assert.equal(cam.mode, 'server');
+    await page.click('#camera-stop');
+
+    // Accessibility basics: every image has a text alternative, every control a name.
+    assert.equal(await page.locator('img:not([alt]), img[alt=""]').count(), 0);
+    const unnamed = await page.$$eval('button, input', (els) =>
+      els
+        .filter((e) => {
+          const el = e as Dom;
+          if (el.hidden || el.closest('[hidden]')) return false;
+          const label = el.id ? document.querySelector(`label[for="${el.id}"]`) : null;
+          return !(el.textContent?.trim() || el.getAttribute('aria-label') || label || el.closest('label'));
+        })
+        .map((e) => e.outerHTML),
+    );
+    assert.deepEqual(unnamed, []);
+
+    const shot = join(dir, 'page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    if (process.env.SMOKER_SCREENSHOT_DIR) {
+      mkdirSync(process.env.SMOKER_SCREENSHOT_DIR, { recursive: true });
+      copyFileSync(shot, join(process.env.SMOKER_SCREENSHOT_DIR, 'serve-page.png'));
+    }
+    t.diagnostic(`screenshot: ${shot}`);
+
+    // Everything came from this server: no CDN, no other origin.
+    const foreign = requests.filter((u) => !u.startsWith(server.url) && !/^(data|blob):/.test(u));
+    assert.deepEqual(foreign, []);
+    assert.ok(requests.some((u) => u.endsWith('/ort/ort-wasm-simd-threaded.wasm')));
+    assert.deepEqual(problems, []);
+  },
+);

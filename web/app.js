@@ -1,0 +1,511 @@
+// The smoking detector's page: photos from files, drag and drop, paste or the webcam, labelled by the
+// server (with a Grad-CAM overlay) or, with "Run in this browser", by the run's model.onnx on
+// onnxruntime-web (WebAssembly), preprocessed exactly as the server does. No framework, no build step.
+
+/* global document, window, navigator, fetch, FormData, URL, File, createImageBitmap, OffscreenCanvas, performance */
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const els = {
+  summary: $('model-summary'),
+  details: $('model-details'),
+  dropZone: $('drop-zone'),
+  fileInput: /** @type {HTMLInputElement} */ ($('file-input')),
+  cameraStart: /** @type {HTMLButtonElement} */ ($('camera-start')),
+  camera: $('camera'),
+  video: /** @type {HTMLVideoElement} */ ($('camera-video')),
+  capture: $('camera-capture'),
+  cameraStop: $('camera-stop'),
+  browserMode: /** @type {HTMLInputElement} */ ($('browser-mode')),
+  status: $('status'),
+  results: $('results'),
+  empty: $('empty'),
+  clear: /** @type {HTMLButtonElement} */ ($('clear')),
+  template: /** @type {HTMLTemplateElement} */ ($('result-template')),
+};
+
+/** GET /v1/model: classes, threshold, preprocessing, metrics, limits. */
+let meta = null;
+const metaReady = fetch('/v1/model')
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`GET /v1/model: HTTP ${r.status}`))))
+  .then((m) => {
+    meta = m;
+    showModel(m);
+    return m;
+  })
+  .catch((e) => {
+    els.summary.textContent = `Cannot read the model details: ${e.message}`;
+    throw e;
+  });
+
+/** Object URLs to free on Clear. */
+const urls = new Set();
+const objectUrl = (blob) => {
+  const u = URL.createObjectURL(blob);
+  urls.add(u);
+  return u;
+};
+
+const pct = (p) => `${(100 * p).toFixed(1)}%`;
+const ms = (v) => `${Math.round(v)} ms`;
+
+/** 'notsmoking' -> 'Not smoking', 'smoking' -> 'Smoking'. */
+function prettyClass(name) {
+  const spaced = name.replace(/^not(?=\w)/i, 'not ').replace(/[_-]+/g, ' ');
+  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+}
+
+function backboneName(b) {
+  const parts = String(b).split(/[\\/]/);
+  return parts.length > 1 && /\.onnx$/i.test(b) ? parts[parts.length - 2] : parts[parts.length - 1];
+}
+
+function showModel(m) {
+  const v = m.metrics;
+  const scores = v
+    ? ` · validation accuracy ${pct(v.accuracy)}${v.roc_auc != null ? `, ROC AUC ${v.roc_auc.toFixed(3)}` : ''}`
+    : '';
+  els.summary.textContent = `${backboneName(m.backbone)} with LoRA (rank ${m.lora.rank})${scores}`;
+  const [h, w] = m.preprocess.size;
+  els.details.textContent =
+    `Model ${m.id}: classes ${m.classes.map(prettyClass).join(' / ')}, threshold ${m.threshold} on ` +
+    `P(${m.positiveClass}), input ${w}×${h}. Everything on this page is served by this server; ` +
+    `nothing is fetched from elsewhere.`;
+}
+
+function setStatus(text) {
+  els.status.textContent = text;
+}
+
+function syncEmpty() {
+  const any = els.results.children.length > 0;
+  els.empty.hidden = any;
+  els.clear.disabled = !any;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Result cards
+
+function addCard(file) {
+  const li = /** @type {HTMLLIElement} */ (els.template.content.firstElementChild.cloneNode(true));
+  const img = /** @type {HTMLImageElement} */ (li.querySelector('.photo'));
+  const photo = objectUrl(file);
+  img.alt = `The photo ${file.name}`;
+  // A file the browser cannot show (not an image) gets a placeholder, not a broken-image icon.
+  img.addEventListener('error', () => {
+    if (img.src !== photo) return;
+    img.hidden = true;
+    /** @type {HTMLElement} */ (li.querySelector('.no-preview')).hidden = false;
+  });
+  img.src = photo;
+  li.querySelector('.name').textContent = file.name;
+  els.results.prepend(li);
+  syncEmpty();
+  return { li, img, photo, name: file.name };
+}
+
+function showResult(card, r) {
+  const { li } = card;
+  const positive = r.probability >= r.threshold;
+  li.dataset.state = 'done';
+  li.dataset.mode = r.mode;
+  li.dataset.label = positive ? 'positive' : 'negative';
+  li.dataset.class = r.label;
+  li.dataset.probability = String(r.probability);
+  li.querySelector('.badge').textContent = prettyClass(r.label);
+  li.querySelector('.prob').textContent = `P(${meta.positiveClass}) ${pct(r.probability)}`;
+  /** @type {HTMLElement} */ (li.querySelector('.fill')).style.width = pct(r.probability);
+  /** @type {HTMLElement} */ (li.querySelector('.mark')).style.left = pct(r.threshold);
+  const how = document.createElement('span');
+  how.className = 'how';
+  how.textContent = r.how;
+  li.querySelector('.meta').replaceChildren(how, r.detail);
+  li.setAttribute(
+    'aria-label',
+    `${card.name}: ${prettyClass(r.label)}, probability of ${meta.positiveClass} ${pct(r.probability)}`,
+  );
+}
+
+function showError(card, mode, message) {
+  const { li } = card;
+  li.dataset.state = 'error';
+  li.dataset.mode = mode;
+  li.querySelector('.badge').textContent = 'Could not check';
+  li.querySelector('.meta').textContent = message;
+  li.setAttribute('aria-label', `${card.name}: could not check: ${message}`);
+}
+
+/** Shows the Grad-CAM overlay, with a button to flip back to the photo. */
+function showOverlay(card, blob) {
+  const overlay = objectUrl(blob);
+  card.img.src = overlay;
+  const heatAlt = `${card.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${meta.positiveClass})`;
+  card.img.alt = heatAlt;
+  card.li.dataset.overlay = 'yes';
+  const toggle = /** @type {HTMLButtonElement} */ (card.li.querySelector('.toggle-view'));
+  toggle.hidden = false;
+  toggle.addEventListener('click', () => {
+    const showingPhoto = toggle.getAttribute('aria-pressed') === 'true';
+    toggle.setAttribute('aria-pressed', String(!showingPhoto));
+    toggle.textContent = showingPhoto ? 'Show the photo' : 'Show the heat map';
+    card.img.src = showingPhoto ? overlay : card.photo;
+    card.img.alt = showingPhoto ? heatAlt : `The photo ${card.name}`;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server mode: POST the photo to /v1/predict (label), then to /v1/explain (overlay). Photos sent
+// together are batched by the server into one model call.
+
+async function apiError(res) {
+  try {
+    const body = await res.json();
+    return new Error(body.error?.message ?? `HTTP ${res.status}`);
+  } catch {
+    return new Error(`HTTP ${res.status}`);
+  }
+}
+
+async function runOnServer(file, card) {
+  const form = () => {
+    const f = new FormData();
+    f.append('file', file, file.name);
+    return f;
+  };
+  const t0 = performance.now();
+  const res = await fetch('/v1/predict', { method: 'POST', body: form() });
+  if (!res.ok) throw await apiError(res);
+  const r = await res.json();
+  const t = r.timingMs;
+  showResult(card, {
+    mode: 'server',
+    label: r.label,
+    probability: r.probability,
+    threshold: r.threshold,
+    how: `Server · ${ms(t.total)}`,
+    detail:
+      `decode ${ms(t.decode)}, queue ${ms(t.queue)}, inference ${ms(t.inference)} (batch of ${r.batchSize}); ` +
+      `round trip ${ms(performance.now() - t0)}`,
+  });
+  // The overlay second: with many photos, every label comes first (a browser opens only a few
+  // connections per server, and Grad-CAM costs more than a prediction).
+  try {
+    const ex = await fetch('/v1/explain?format=png', { method: 'POST', body: form() });
+    if (!ex.ok) throw await apiError(ex);
+    showOverlay(card, await ex.blob());
+  } catch (e) {
+    card.li.querySelector('.meta').append(`; no heat map: ${e.message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Browser mode: onnxruntime-web (WebAssembly) runs the run's merged model.onnx in this page.
+
+let browserModel = null;
+
+function loadBrowserModel() {
+  if (!browserModel) {
+    browserModel = (async () => {
+      const m = await metaReady;
+      const t0 = performance.now();
+      const ort = await import('/ort/ort.wasm.min.mjs');
+      ort.env.wasm.wasmPaths = '/ort/';
+      // Threads need cross-origin isolation (SharedArrayBuffer); the server sends the headers for it.
+      const threads = window.crossOriginIsolated
+        ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1))
+        : 1;
+      ort.env.wasm.numThreads = threads;
+      const session = await ort.InferenceSession.create(m.onnx.url, {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+      });
+      return { ort, session, threads, loadMs: performance.now() - t0 };
+    })();
+    browserModel.then(
+      (b) => {
+        document.body.dataset.browserModel = 'ready';
+        const mb = (meta.onnx.bytes / 1e6).toFixed(1);
+        setStatus(
+          `The model (${mb} MB) runs in this browser: WebAssembly, ${b.threads} thread${b.threads > 1 ? 's' : ''}, loaded in ${ms(b.loadMs)}.`,
+        );
+      },
+      (e) => {
+        browserModel = null;
+        document.body.dataset.browserModel = 'failed';
+        setStatus(`Cannot run the model in this browser: ${e.message}`);
+      },
+    );
+  }
+  return browserModel;
+}
+
+/**
+ * Filter taps of the antialiased bilinear resize (PIL's BILINEAR, which sharp's 'linear' kernel on the
+ * server follows): a triangle filter widened by the shrink factor, sampled at pixel centres.
+ */
+function taps(inSize, outSize) {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = filterScale;
+  const k = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weight = new Float32Array(outSize * k);
+  for (let o = 0; o < outSize; o++) {
+    const centre = (o + 0.5) * scale;
+    const lo = Math.max(Math.trunc(centre - support + 0.5), 0);
+    const hi = Math.min(Math.trunc(centre + support + 0.5), inSize);
+    let sum = 0;
+    for (let i = lo; i < hi; i++) {
+      const t = Math.abs((i - centre + 0.5) / filterScale);
+      const v = t < 1 ? 1 - t : 0;
+      weight[o * k + i - lo] = v;
+      sum += v;
+    }
+    for (let i = 0; i < hi - lo; i++) weight[o * k + i] /= sum || 1;
+    start[o] = lo;
+    count[o] = hi - lo;
+  }
+  return { start, count, weight, k };
+}
+
+/**
+ * RGBA [h][w] -> RGB [outH][outW], the whole image (no crop, aspect not kept): alpha flattened onto
+ * black, then a separable antialiased bilinear resize, horizontal pass first with 8-bit rounding in
+ * between, as PIL does.
+ */
+function resizeRgb(rgba, w, h, outW, outH) {
+  const tx = taps(w, outW);
+  const ty = taps(h, outH);
+  const mid = new Uint8ClampedArray(outW * h * 3);
+  for (let y = 0; y < h; y++) {
+    const row = y * w * 4;
+    for (let o = 0; o < outW; o++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      const base = o * tx.k;
+      for (let i = 0; i < tx.count[o]; i++) {
+        const p = row + (tx.start[o] + i) * 4;
+        const wgt = (tx.weight[base + i] * rgba[p + 3]) / 255;
+        r += wgt * rgba[p];
+        g += wgt * rgba[p + 1];
+        b += wgt * rgba[p + 2];
+      }
+      const q = (y * outW + o) * 3;
+      mid[q] = Math.round(r);
+      mid[q + 1] = Math.round(g);
+      mid[q + 2] = Math.round(b);
+    }
+  }
+  const out = new Uint8ClampedArray(outW * outH * 3);
+  for (let o = 0; o < outH; o++) {
+    const base = o * ty.k;
+    for (let x = 0; x < outW; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let i = 0; i < ty.count[o]; i++) {
+        const p = ((ty.start[o] + i) * outW + x) * 3;
+        const wgt = ty.weight[base + i];
+        r += wgt * mid[p];
+        g += wgt * mid[p + 1];
+        b += wgt * mid[p + 2];
+      }
+      const q = (o * outW + x) * 3;
+      out[q] = Math.round(r);
+      out[q + 1] = Math.round(g);
+      out[q + 2] = Math.round(b);
+    }
+  }
+  return out;
+}
+
+/** HWC RGB bytes -> planar CHW float32, (pixel/255 - mean)/std per channel, at `offset` of `into`. */
+function normalise(rgb, plane, mean, std, into, offset) {
+  for (let c = 0; c < 3; c++)
+    for (let i = 0; i < plane; i++) into[offset + c * plane + i] = (rgb[i * 3 + c] / 255 - mean[c]) / std[c];
+}
+
+async function decodePixels(file, maxPixels) {
+  const bitmap = await createImageBitmap(file, {
+    imageOrientation: 'from-image',
+    premultiplyAlpha: 'none',
+  }).catch(() => {
+    throw new Error('not an image, or a format this browser cannot read');
+  });
+  const { width, height } = bitmap;
+  if (width * height > maxPixels) {
+    bitmap.close();
+    throw new Error(`the image is ${width}x${height}, over the limit of ${maxPixels / 1e6} megapixels`);
+  }
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (
+    canvas.getContext('2d', { willReadFrequently: true })
+  );
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return { rgba: ctx.getImageData(0, 0, width, height).data, width, height };
+}
+
+async function runInBrowser(file, card) {
+  const m = await metaReady;
+  const { ort, session, threads } = await loadBrowserModel();
+  const t0 = performance.now();
+  const { rgba, width, height } = await decodePixels(file, m.limits.maxPixels);
+  const t1 = performance.now();
+  const [h, w] = m.preprocess.size;
+  const plane = h * w;
+  const rgb = resizeRgb(rgba, width, height, w, h);
+  const views = m.tta ? 2 : 1;
+  const data = new Float32Array(views * 3 * plane);
+  normalise(rgb, plane, m.preprocess.mean, m.preprocess.std, data, 0);
+  if (m.tta) {
+    // Test-time flip, as the server does: the mirrored image in the same batch.
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++)
+          data[3 * plane + c * plane + y * w + x] = data[c * plane + y * w + (w - 1 - x)];
+  }
+  const t2 = performance.now();
+  const out = await session.run({ input: new ort.Tensor('float32', data, [views, 3, h, w]) });
+  const t3 = performance.now();
+  const logits = /** @type {Float32Array} */ (out.logits.data);
+  const k = m.classes.length;
+  let probability = 0;
+  for (let v = 0; v < views; v++) {
+    const row = Array.from(logits.subarray(v * k, (v + 1) * k));
+    const max = Math.max(...row);
+    const exps = row.map((z) => Math.exp(z - max));
+    probability += exps[k - 1] / exps.reduce((a, b) => a + b, 0) / views;
+  }
+  showResult(card, {
+    mode: 'browser',
+    label: m.classes[probability >= m.threshold ? k - 1 : 0],
+    probability,
+    threshold: m.threshold,
+    how: `This browser · ${ms(t3 - t0)}`,
+    detail:
+      `decode ${ms(t1 - t0)}, resize ${ms(t2 - t1)}, inference ${ms(t3 - t2)} ` +
+      `(WebAssembly, ${threads} thread${threads > 1 ? 's' : ''}); heat maps need server mode`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Input: files, drag and drop, paste, webcam
+
+async function handleFiles(list) {
+  const files = [...list];
+  if (files.length === 0) return;
+  const inBrowser = els.browserMode.checked;
+  const where = inBrowser ? 'in this browser' : 'on the server';
+  const n = files.length;
+  const noun = `photo${n > 1 ? 's' : ''}`;
+  setStatus(`Checking ${n} ${noun} ${where}…`);
+  const cards = files.map(addCard);
+  const run = async (file, i) => {
+    try {
+      await (inBrowser ? runInBrowser(file, cards[i]) : runOnServer(file, cards[i]));
+    } catch (e) {
+      showError(cards[i], inBrowser ? 'browser' : 'server', e.message);
+    }
+  };
+  if (inBrowser) for (let i = 0; i < n; i++) await run(files[i], i);
+  else await Promise.all(files.map(run));
+  const done = cards.filter((c) => c.li.dataset.state === 'done');
+  const positives = done.filter((c) => c.li.dataset.label === 'positive').length;
+  const failed = n - done.length;
+  setStatus(
+    `Checked ${n} ${noun} ${where}: ${positives} ${meta ? prettyClass(meta.positiveClass).toLowerCase() : 'positive'}, ` +
+      `${done.length - positives} not${failed ? `, ${failed} could not be read` : ''}.`,
+  );
+}
+
+els.fileInput.addEventListener('change', () => {
+  handleFiles(els.fileInput.files ?? []);
+  els.fileInput.value = '';
+});
+
+els.dropZone.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  els.dropZone.classList.add('dragging');
+});
+els.dropZone.addEventListener('dragleave', () => els.dropZone.classList.remove('dragging'));
+els.dropZone.addEventListener('drop', (e) => {
+  e.preventDefault();
+  els.dropZone.classList.remove('dragging');
+  handleFiles(e.dataTransfer?.files ?? []);
+});
+// A photo dropped beside the zone should not replace the page.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
+
+document.addEventListener('paste', (e) => {
+  const files = [...(e.clipboardData?.files ?? [])].filter((f) => f.type.startsWith('image/'));
+  if (files.length > 0) handleFiles(files);
+});
+
+els.browserMode.addEventListener('change', () => {
+  if (els.browserMode.checked) {
+    setStatus('Loading the model into this browser…');
+    loadBrowserModel();
+  } else {
+    setStatus('Photos now go to the server.');
+  }
+});
+
+els.clear.addEventListener('click', () => {
+  els.results.replaceChildren();
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls.clear();
+  setStatus('Cleared.');
+  syncEmpty();
+  els.fileInput.focus();
+});
+
+let stream = null;
+
+function stopCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  els.video.srcObject = null;
+  els.camera.hidden = true;
+  els.cameraStart.disabled = false;
+}
+
+if (!navigator.mediaDevices?.getUserMedia) {
+  els.cameraStart.disabled = true;
+  els.cameraStart.title = 'The webcam needs a secure page (https or localhost)';
+}
+
+els.cameraStart.addEventListener('click', async () => {
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    els.video.srcObject = stream;
+    els.camera.hidden = false;
+    els.cameraStart.disabled = true;
+    els.capture.focus();
+    setStatus('Webcam on: press "Capture photo" to check a frame.');
+  } catch (e) {
+    setStatus(`Cannot use the webcam: ${e.message}`);
+  }
+});
+
+els.capture.addEventListener('click', async () => {
+  const { videoWidth: w, videoHeight: h } = els.video;
+  if (!w || !h) return setStatus('The webcam has no picture yet; try again in a moment.');
+  const canvas = new OffscreenCanvas(w, h);
+  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  ctx.drawImage(els.video, 0, 0, w, h);
+  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
+  const stamp = new Date().toTimeString().slice(0, 8).replace(/:/g, '');
+  handleFiles([new File([blob], `webcam-${stamp}.jpg`, { type: 'image/jpeg' })]);
+});
+
+els.cameraStop.addEventListener('click', () => {
+  stopCamera();
+  setStatus('Webcam off.');
+  els.cameraStart.focus();
+});
+
+syncEmpty();
