@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { appendBackward } from '../autodiff/backward.js';
 import { decodeResized, toCHW } from '../data/image.js';
 import { attr, type Graph, type Node } from '../graph/ir.js';
@@ -7,8 +5,7 @@ import { fromOnnxBytes } from '../graph/onnx-import.js';
 import { f32, type Tensor } from '../graph/tensor.js';
 import { probeShapes } from '../runtime/probe-shapes.js';
 import { Session } from '../runtime/session.js';
-import { RUN_FILES } from '../train/run-files.js';
-import type { RunInfo } from './saved-model.js';
+import { readRunFolder, type RunInfo } from './saved-model.js';
 
 /** Why an image got its label: the positive class's Grad-CAM map at the model input size. */
 export interface Explanation {
@@ -181,26 +178,6 @@ export function upsampleBilinear(
   return out;
 }
 
-async function readRun(dir: string): Promise<{ info: RunInfo; bytes: Uint8Array; modelPath: string }> {
-  const configPath = join(dir, RUN_FILES.config);
-  const modelPath = join(dir, RUN_FILES.model);
-  let info: RunInfo;
-  try {
-    info = JSON.parse(await readFile(configPath, 'utf8')) as RunInfo;
-  } catch (e) {
-    throw new Error(
-      `--model ${dir}: cannot read ${configPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
-    );
-  }
-  try {
-    return { info, bytes: await readFile(modelPath), modelPath };
-  } catch {
-    throw new Error(
-      `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
-    );
-  }
-}
-
 /**
  * Grad-CAM (Selvaraju et al. 2017) for a trained run: one ONNX session computes the logits, the last
  * conv block's activation A and d(positive logit)/dA for a whole batch; the channel weighting, ReLU,
@@ -220,7 +197,7 @@ export class GradCam {
   ) {}
 
   static async create(runDir: string, opts: GradCamOptions = {}): Promise<GradCam> {
-    const { info, bytes, modelPath } = await readRun(runDir);
+    const { info, bytes, modelPath } = await readRunFolder(runDir);
     const g = fromOnnxBytes(bytes, modelPath);
     const { activation, gradient } = await buildGradCamGraph(g, {
       size: info.preprocess.size,

@@ -18,6 +18,29 @@ export interface RunInfo {
   [key: string]: unknown;
 }
 
+/** A finished run folder's config.json and merged model.onnx bytes; errors name the folder and the fix. */
+export async function readRunFolder(
+  dir: string,
+): Promise<{ info: RunInfo; bytes: Uint8Array; modelPath: string }> {
+  const configPath = join(dir, RUN_FILES.config);
+  const modelPath = join(dir, RUN_FILES.model);
+  let info: RunInfo;
+  try {
+    info = JSON.parse(await readFile(configPath, 'utf8')) as RunInfo;
+  } catch (e) {
+    throw new Error(
+      `--model ${dir}: cannot read ${configPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
+    );
+  }
+  try {
+    return { info, bytes: await readFile(modelPath), modelPath };
+  } catch {
+    throw new Error(
+      `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
+    );
+  }
+}
+
 /** A trained run folder's merged model (model.onnx): plain ONNX inference, no adapters to feed. */
 export class SavedModel {
   private constructor(
@@ -27,24 +50,7 @@ export class SavedModel {
   ) {}
 
   static async load(dir: string, opts: { threads?: number; memArena?: boolean } = {}): Promise<SavedModel> {
-    const configPath = join(dir, RUN_FILES.config);
-    const modelPath = join(dir, RUN_FILES.model);
-    let info: RunInfo;
-    try {
-      info = JSON.parse(await readFile(configPath, 'utf8')) as RunInfo;
-    } catch (e) {
-      throw new Error(
-        `--model ${dir}: cannot read ${configPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
-      );
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(modelPath);
-    } catch {
-      throw new Error(
-        `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
-      );
-    }
+    const { info, bytes } = await readRunFolder(dir);
     return new SavedModel(
       dir,
       info,

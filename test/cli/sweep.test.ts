@@ -2,17 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { SweepRow } from '../../src/cli/commands/sweep.js';
 import { linesOf, readJson, runCli, tinyFixture } from './cli-fixture.js';
-
-interface SweepRow {
-  name: string;
-  valAcc: number;
-  f1: number;
-  auc: number | null;
-  bestEpoch: number;
-  trainable: number;
-  seconds: number;
-}
 
 test('sweep --ranks 2,4 trains both, prints a table with both rows and writes sweep.json', async () => {
   const f = await tinyFixture();

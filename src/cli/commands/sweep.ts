@@ -7,7 +7,7 @@ import { onInterrupt } from '../interrupt.js';
 import { parse } from '../parse.js';
 import { addTrainOptions, configFromOptions } from './train.js';
 
-interface SweepRow {
+export interface SweepRow {
   name: string;
   valAcc: number;
   f1: number;
