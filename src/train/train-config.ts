@@ -74,7 +74,15 @@ export function configHash(c: TrainConfig): string {
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }
 
-/** The main job's default: the seed recipe on the MobileNetV2 backbone, the one pretrained CNN at hand. */
+/**
+ * The main job's default on MobileNetV2, the one pretrained CNN at hand: the seed recipe with the changes
+ * that helped on Validation (3 seeds each): lr 3e-4 (94.6% -> 96.5%) and rank 16, alpha 32 (96.7%, and
+ * validation loss 0.117 -> 0.092). Cosine decay, broader targets, label smoothing and test-time flip
+ * did not help.
+ */
 export const DEMO_RECIPE: Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers' | 'backbone'> = {
   ...SEED_RECIPE,
+  lr: 3e-4,
+  rank: 16,
+  alpha: 32,
 };
