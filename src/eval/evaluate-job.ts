@@ -1,6 +1,8 @@
+import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { BadImagePolicy } from '../data/check-images.js';
 import { datasetFromFolder, discoverDataset } from '../data/dataset.js';
+import { unwrapDoubled } from '../data/labelled-folder.js';
 import type { Sample } from '../data/sample.js';
 import { findSplitFolders, type SplitName } from '../data/split-folders.js';
 import { writeReport } from '../report/report-md.js';
@@ -25,10 +27,22 @@ export interface EvaluateOptions {
   tta?: boolean;
 }
 
+/**
+ * The folder to evaluate on, checked before the model loads. Kaggle's doubled folder (Testing/Testing)
+ * is unwrapped: given as `Testing`, it is one folder of images to evaluate whole, not a data set root
+ * whose inner `Testing` is a split (which would then be split again and evaluated in part).
+ */
+function dataFolder(path: string): string {
+  const dir = resolve(path);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`--data ${path}: no such folder; pass a data set root or a folder of labelled images`);
+  return unwrapDoubled(dir);
+}
+
 /** Picks the images to evaluate: one split of a data set root, or every labelled image of a folder. */
 function samplesOf(o: EvaluateOptions, classes: string[], seed: number): { name: string; samples: Sample[] } {
   if (findSplitFolders(o.data).length === 0) {
-    return { name: basename(resolve(o.data)), samples: datasetFromFolder(o.data, { classes }).samples };
+    return { name: basename(o.data), samples: datasetFromFolder(o.data, { classes }).samples };
   }
   const ds = discoverDataset(o.data, { seed });
   const split = o.split ?? (ds.splits.test.length > 0 ? 'test' : 'val');
@@ -42,6 +56,7 @@ export async function runEvaluateJob(
   o: EvaluateOptions,
   log: (line: string) => void,
 ): Promise<{ metrics: Metrics; out: string }> {
+  o = { ...o, data: dataFolder(o.data) };
   const model = await SavedModel.load(o.model, { threads: o.threads });
   try {
     const seed = typeof model.info.seed === 'number' ? model.info.seed : 0;

@@ -1,23 +1,8 @@
-import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { unwrapDoubled } from '../../data/labelled-folder.js';
 import { formatMetricsTable } from '../../eval/format-table.js';
 import { runEvaluateJob } from '../../eval/evaluate-job.js';
 import { parse } from '../parse.js';
-
-/**
- * The folder to evaluate on, checked before the model loads. Kaggle's doubled folder (Testing/Testing)
- * is unwrapped: given as `Testing`, it is one folder of images to evaluate whole, not a data set root
- * whose inner `Testing` is a split (which would then be split again and evaluated in part).
- */
-function dataFolder(path: string): string {
-  const dir = resolve(path);
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
-    throw new Error(`--data ${path}: no such folder; pass a data set root or a folder of labelled images`);
-  return unwrapDoubled(dir);
-}
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -64,7 +49,7 @@ export function evaluateCommand(): Command {
       if (o.threshold !== undefined && o.targetRecall !== undefined)
         throw new Error('--threshold and --target-recall: give one of them');
       const log = (line: string) => process.stdout.write(line + '\n');
-      const { metrics, out } = await runEvaluateJob({ ...o, data: dataFolder(o.data) }, log);
+      const { metrics, out } = await runEvaluateJob(o, log);
       log(formatMetricsTable(metrics, { color: Boolean(process.stdout.isTTY) }));
       log(`wrote ${out}/metrics.json and ${out}/report.md`);
     });
