@@ -40,6 +40,17 @@ export interface ServeOptions {
   log?: (line: string) => void;
 }
 
+/** The server's default settings, shared by `smoker-lora serve` and anyone starting it from code. */
+export const SERVE_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  maxBatch: 32,
+  batchWindowMs: 5,
+  bodyLimit: 10 * 1024 * 1024,
+  maxPixels: 40e6,
+  timeoutMs: 10_000,
+} satisfies Omit<ServeOptions, 'model'>;
+
 export interface ServerContext {
   opts: Required<Omit<ServeOptions, 'threads' | 'log'>> & { threads?: number };
   model: SavedModel;

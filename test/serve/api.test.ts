@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { predictFiles } from '../../src/eval/predict-files.js';
 import { SavedModel } from '../../src/eval/saved-model.js';
-import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { SERVE_DEFAULTS, startServer, type RunningServer } from '../../src/serve/server.js';
 import { pngHeaderClaiming } from '../helpers/png-header.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { CLASSES, makeRunFolder, spawnServe, testJpeg } from './fixtures.js';
@@ -22,14 +22,12 @@ before(async () => {
   makeRunFolder(runDir);
   jpeg = await testJpeg();
   server = await startServer({
+    ...SERVE_DEFAULTS,
     model: runDir,
-    host: '127.0.0.1',
     port: 0,
     maxBatch: 8,
     batchWindowMs: 50,
     bodyLimit: BODY_LIMIT,
-    maxPixels: 40e6,
-    timeoutMs: 10_000,
     threads: 1,
     log: (line) => logs.push(line),
   });
@@ -308,13 +306,10 @@ describe('bad requests get a clear 4xx and the server keeps serving', () => {
 test('--timeout-ms: a request over the limit gets 503 with Retry-After, and the server goes on', async () => {
   const lines: string[] = [];
   const slow = await startServer({
+    ...SERVE_DEFAULTS,
     model: runDir,
-    host: '127.0.0.1',
     port: 0,
     maxBatch: 8,
-    batchWindowMs: 5,
-    bodyLimit: 10 * 1024 * 1024,
-    maxPixels: 40e6,
     timeoutMs: 1,
     threads: 1,
     log: (l) => lines.push(l),

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { SERVE_DEFAULTS, startServer, type RunningServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder, testJpeg } from './fixtures.js';
 
@@ -27,13 +27,10 @@ const problems: string[] = [];
 before(async () => {
   if (skip) return;
   server = await startServer({
+    ...SERVE_DEFAULTS,
     model: makeRunFolder(join(dir, 'tiny-run')),
-    host: '127.0.0.1',
     port: 0,
     maxBatch: 8,
-    batchWindowMs: 5,
-    bodyLimit: 10 * 1024 * 1024,
-    maxPixels: 40e6,
     timeoutMs: 30_000,
     threads: 1,
     log: () => {},

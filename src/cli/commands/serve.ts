@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import sharp from 'sharp';
 import { formatBytes, parseBytes } from '../../serve/errors.js';
-import { startServer } from '../../serve/server.js';
+import { SERVE_DEFAULTS, startServer } from '../../serve/server.js';
 import { parse } from '../parse.js';
 
 const bytes = (v: string): number => {
@@ -13,17 +13,34 @@ const bytes = (v: string): number => {
   }
 };
 
+const d = SERVE_DEFAULTS;
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the detector: an HTTP API (predict, Grad-CAM explain) and a web page')
     .requiredOption('--model <run folder>', "a folder written by 'smoker-lora train'")
-    .option('--port <n>', 'port (0: any free port)', parse.int(0), 8080)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--max-batch <n>', 'most images per model call', parse.int(1), 32)
-    .option('--batch-window-ms <ms>', 'how long an idle queue waits to fill a batch', parse.number(0), 5)
-    .option('--body-limit <size>', 'largest upload, e.g. 10mb', bytes, parseBytes('10mb'))
-    .option('--max-pixels <n>', 'largest image in pixels (decompression-bomb guard)', parse.number(1), 40e6)
-    .option('--timeout-ms <ms>', 'per-request limit on queue + decode + inference', parse.number(1), 10000)
+    .option('--port <n>', 'port (0: any free port)', parse.int(0), d.port)
+    .option('--host <address>', 'address to listen on', d.host)
+    .option('--max-batch <n>', 'most images per model call', parse.int(1), d.maxBatch)
+    .option(
+      '--batch-window-ms <ms>',
+      'how long an idle queue waits to fill a batch',
+      parse.number(0),
+      d.batchWindowMs,
+    )
+    .option('--body-limit <size>', 'largest upload, e.g. 10mb', bytes, d.bodyLimit)
+    .option(
+      '--max-pixels <n>',
+      'largest image in pixels (decompression-bomb guard)',
+      parse.number(1),
+      d.maxPixels,
+    )
+    .option(
+      '--timeout-ms <ms>',
+      'per-request limit on queue + decode + inference',
+      parse.number(1),
+      d.timeoutMs,
+    )
     .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
     .action(async (o) => {
       // Every upload is new: libvips' operation cache would only hold memory.
