@@ -120,7 +120,8 @@ export async function runTrainJob(
   const { trainable } = summarizeParams(model);
 
   await mkdir(c.out, { recursive: true });
-  await writeFileAtomic(join(c.out, RUN_FILES.config), json(runInfo(c, ds, model)));
+  const info = runInfo(c, ds, model);
+  await writeFileAtomic(join(c.out, RUN_FILES.config), json(info));
 
   const size = backbone.preprocess.size;
   const [trainImgs, valImgs] = [
@@ -195,7 +196,7 @@ export async function runTrainJob(
     await writeReport(c.out, {
       metrics,
       history,
-      config: runInfo(c, ds, model),
+      config: info,
       paramSummary: summarizeParams(model),
       timing: { total: seconds, training: trainSeconds },
     });
