@@ -52,7 +52,8 @@ export function addLora(backbone: Backbone, config: LoraConfig, opts: AddLoraOpt
 
 /**
  * Overwrites trainable values in place (e.g. from a saved adapter), checking names and shapes; in place
- * so that compiled steps and optimizers holding these arrays see the new values.
+ * so that compiled steps and optimizers holding these arrays see the new values. Nothing is written
+ * unless every tensor checks out.
  */
 export function loadParams(model: LoraModel, values: Map<string, Tensor>, where: string): void {
   for (const [name, current] of model.params) {
@@ -61,10 +62,6 @@ export function loadParams(model: LoraModel, values: Map<string, Tensor>, where:
     if (t.dtype !== 'float32') throw new Error(`${where}: '${name}' is ${t.dtype}, expected float32`);
     if (t.shape.join(',') !== current.shape.join(','))
       throw new Error(`${where}: '${name}' has shape [${t.shape}], expected [${current.shape}]`);
-    model.params.set(name, {
-      dtype: 'float32',
-      shape: [...current.shape],
-      data: Float32Array.from(t.data as Float32Array),
-    });
   }
+  for (const [name, current] of model.params) current.data.set(values.get(name)!.data as Float32Array);
 }

@@ -70,3 +70,33 @@ test('the public API trains, saves, reloads and merges a LoRA model end to end',
   const err = plain.reduce((m, v, i) => Math.max(m, Math.abs(v - logits[i])), 0);
   assert.ok(err < 1e-4 * Math.max(...logits.map(Math.abs)), `merged model differs by ${err}`);
 });
+
+test('compile, then load an adapter, then train: the step and the optimizer see the loaded values', async () => {
+  const backbone = buildResNet(18, randomResNetStateDict(18, 1));
+  const config = { r: 4, alpha: 8, targets: defaultTargets(backbone) };
+  const { input, labels } = batch(new Rng(5), 8, 32);
+
+  // An adapter that differs from a fresh init: a few trained steps.
+  const trained = addLora(backbone, config, { seed: 2 });
+  const trainer = await TrainStep.compile(trained, { threads: 2, imageSize: [32, 32] });
+  const opt = new AdamW({ weightDecay: 0 });
+  for (let i = 0; i < 3; i++) {
+    await trainer.run(input, labels);
+    opt.step(trainer.params, 1e-2);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'adapter-'));
+  await saveAdapter(dir, trained);
+  const expected = (await trainer.run(input, labels)).loss;
+
+  // Compiled first, loaded second: the loaded values must be what the step runs and the optimizer moves.
+  const model = addLora(backbone, config, { seed: 9 });
+  const step = await TrainStep.compile(model, { threads: 2, imageSize: [32, 32] });
+  const fresh = (await step.run(input, labels)).loss;
+  await loadAdapterWeights(dir, model);
+  assert.equal((await step.run(input, labels)).loss, expected, `loss after loading (fresh init: ${fresh})`);
+  for (const p of step.params) assert.equal(p.value, model.params.get(p.name)!.data, `${p.name} is shared`);
+  const before = model.params.get('fc.weight')!.data.slice();
+  new AdamW().step(step.params, 1e-2);
+  assert.notDeepEqual(model.params.get('fc.weight')!.data, before, 'the optimizer updates the model');
+  await Promise.all([trainer.release(), step.release()]);
+});
