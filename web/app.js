@@ -4,6 +4,9 @@
 
 /* global document, window, navigator, fetch, FormData, URL, File, createImageBitmap, OffscreenCanvas, performance */
 
+// The classifier convention (softmax, test-time flip, threshold), the server's own compiled module.
+import { decide, positiveProbabilities, probabilities, withViews } from '/lib/classify.js';
+
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 const els = {
@@ -106,7 +109,7 @@ function addCard(file) {
 
 function showResult(card, r) {
   const { li } = card;
-  const positive = r.probability >= r.threshold;
+  const positive = r.label === meta.positiveClass;
   li.dataset.state = 'done';
   li.dataset.mode = r.mode;
   li.dataset.label = positive ? 'positive' : 'negative';
@@ -357,32 +360,20 @@ async function runInBrowser(file, card) {
   const [h, w] = m.preprocess.size;
   const plane = h * w;
   const rgb = resizeRgb(rgba, width, height, w, h);
-  const views = m.tta ? 2 : 1;
-  const data = new Float32Array(views * 3 * plane);
-  normalise(rgb, plane, m.preprocess.mean, m.preprocess.std, data, 0);
-  if (m.tta) {
-    // Test-time flip, as the server does: the mirrored image in the same batch.
-    for (let c = 0; c < 3; c++)
-      for (let y = 0; y < h; y++)
-        for (let x = 0; x < w; x++)
-          data[3 * plane + c * plane + y * w + x] = data[c * plane + y * w + (w - 1 - x)];
-  }
+  const image = new Float32Array(3 * plane);
+  normalise(rgb, plane, m.preprocess.mean, m.preprocess.std, image, 0);
+  const data = withViews(image, w, m.tta);
   const t2 = performance.now();
-  const out = await session.run({ input: new ort.Tensor('float32', data, [views, 3, h, w]) });
+  const out = await session.run({
+    input: new ort.Tensor('float32', data, [data.length / (3 * plane), 3, h, w]),
+  });
   const t3 = performance.now();
-  const logits = /** @type {Float32Array} */ (out.logits.data);
   const k = m.classes.length;
-  let probability = 0;
-  for (let v = 0; v < views; v++) {
-    const row = Array.from(logits.subarray(v * k, (v + 1) * k));
-    const max = Math.max(...row);
-    const exps = row.map((z) => Math.exp(z - max));
-    probability += exps[k - 1] / exps.reduce((a, b) => a + b, 0) / views;
-  }
+  const probs = probabilities(/** @type {Float32Array} */ (out.logits.data), k, m.tta);
   showResult(card, {
     mode: 'browser',
-    label: m.classes[probability >= m.threshold ? k - 1 : 0],
-    probability,
+    label: m.classes[decide(probs, k, 0, m.threshold)],
+    probability: positiveProbabilities(probs, k)[0],
     threshold: m.threshold,
     how: `This browser · ${ms(t3 - t0)}`,
     detail:

@@ -1,6 +1,6 @@
 import { formatMetricsTable } from '../eval/format-table.js';
-import type { TrainConfig } from '../train/train-config.js';
-import { runTrainJob, type TrainJobResult } from '../train/train-job.js';
+import { runTrainJob, type TrainJobResult } from '../jobs/train-job.js';
+import type { TrainConfig } from '../run/train-config.js';
 import { onInterrupt } from './interrupt.js';
 import { createProgress, type Progress } from './progress.js';
 

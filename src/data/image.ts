@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import type { Preprocess } from '../models/backbone.js';
+import { DecodeGate } from './decode-gate.js';
+import { ImageError } from './image-error.js';
+import { type ImageHeader, isBmp, probeImage } from './probe-image.js';
 
 /** Decompression-bomb guard: larger images are refused before their pixels are decoded (50 MP ≈ 150 MB RGB). */
 export const MAX_INPUT_PIXELS = 50_000_000;
@@ -12,11 +15,21 @@ export interface DecodedImage {
   height: number;
 }
 
+/** Every decode of the process passes this gate, so a failed one can be tried again alone. */
+const gate = new DecodeGate();
+
+/** The format and displayed size from the header alone (see probeImage), read inside the decode gate. */
+export function imageHeader(bytes: Buffer, where: string): Promise<ImageHeader | undefined> {
+  return gate.run(() => probeImage(bytes, where));
+}
+
 /**
  * Decodes an image file or buffer and resizes the whole image (no crop, aspect not kept) to
  * `size` = [height, width]: EXIF orientation applied, alpha flattened onto black, greyscale/CMYK/16-bit
  * converted to 8-bit sRGB. JPEG, PNG, WebP, GIF, TIFF and AVIF via sharp; uncompressed BMP, which
- * sharp cannot read, is decoded here. Errors are one line starting with `where` (default: the path).
+ * sharp cannot read, is decoded here. The header is read first: a format that is not a photo, or an
+ * image over `maxPixels`, is refused before any pixel is decoded. Errors are one-line ImageErrors
+ * starting with `where` (default: the path).
  *
  * The resize is sharp's `kernel: 'linear'` reduce: a triangle filter widened by the shrink factor, centre
  * sampled, i.e. the filter of PIL's BILINEAR that torchvision's Resize uses (`fastShrinkOnLoad: false`
@@ -36,12 +49,30 @@ export async function decodeResized(
   try {
     bytes = typeof input === 'string' ? await readFile(input) : input;
   } catch (e) {
-    throw new Error(
+    throw new ImageError(
+      'read',
       `${where}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  if (bytes.length === 0) throw new Error(`${where}: empty file, not an image`);
-  const [height, width] = size;
+  if (bytes.length === 0) throw new ImageError('empty', `${where}: empty file, not an image`);
+  return gate.run(async () => {
+    // The header read uses libvips too, so it runs inside the gate with the decode.
+    const header = await probeImage(bytes, where);
+    if (header && header.width * header.height > maxPixels)
+      throw new ImageError(
+        'too_large',
+        `${where}: image too large (${header.width}x${header.height}, over ${maxPixels / 1e6} megapixels)`,
+      );
+    return decodePixels(bytes, size, where, maxPixels);
+  });
+}
+
+async function decodePixels(
+  bytes: Buffer,
+  [height, width]: [number, number],
+  where: string,
+  maxPixels: number,
+): Promise<DecodedImage> {
   try {
     // failOn 'warning': libvips reports a JPEG whose compressed body is garbage ('Corrupt JPEG data')
     // only as a warning, and would decode it to noise. All 897 images of the Kaggle set and the
@@ -63,20 +94,29 @@ export async function decodeResized(
       height: info.height,
     };
   } catch (e) {
-    throw new Error(`${where}: ${describe((e as Error).message, maxPixels)}`);
+    throw describe(where, (e as Error).message, maxPixels);
   }
 }
 
-function describe(message: string, maxPixels: number): string {
-  const m = message.replace(/\s+/g, ' ').trim();
-  if (/unsupported image format/i.test(m)) return 'not an image, or a format that cannot be read';
-  if (/pixel limit/i.test(m)) return `image too large (over ${maxPixels / 1e6} megapixels)`;
-  if (/premature end|truncat|corrupt|unexpected end|read error/i.test(m))
-    return `truncated or corrupt image (${m})`;
-  return `cannot decode image (${m})`;
+/** libvips' reason in one line, each of its clauses once (it repeats 'VipsJpeg: premature end of JPEG image'). */
+function oneReason(message: string): string {
+  const parts = message
+    .replace(/\s+/g, ' ')
+    .trim()
+    .split(/ (?=Vips\w*: )/);
+  return [...new Set(parts)].join(' ');
 }
 
-const isBmp = (b: Buffer) => b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d; // 'BM'
+function describe(where: string, message: string, maxPixels: number): ImageError {
+  const m = oneReason(message);
+  if (/unsupported image format/i.test(m))
+    return new ImageError('not_image', `${where}: not an image, or a format that cannot be read`);
+  if (/pixel limit/i.test(m))
+    return new ImageError('too_large', `${where}: image too large (over ${maxPixels / 1e6} megapixels)`);
+  if (/premature end|truncat|corrupt|unexpected end|read error/i.test(m))
+    return new ImageError('corrupt', `${where}: truncated or corrupt image (${m})`);
+  return new ImageError('invalid', `${where}: cannot decode image (${m})`);
+}
 
 /**
  * Uncompressed 24/32-bit Windows BMP (BI_RGB, or BI_BITFIELDS with the standard masks), as raw pixels

@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { tensor, type Tensor } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { type AugmentConfig, Augmenter } from './augment.js';
 import { type BadImagePolicy, type CheckedImages, checkImages, type SkippedImage } from './check-images.js';
 import { shuffleRng } from './derived-rng.js';
 import type { ImageStore } from './image-store.js';
+import { packBatch } from './pack-batch.js';
 import type { ChunkRequest, LoaderWorkerData } from './loader-worker.js';
 import type { Sample } from './sample.js';
 import { WorkerPool } from './worker-pool.js';
@@ -137,7 +138,7 @@ export class BatchLoader {
     const parts = await Promise.all(chunks.map((c) => this.pool.run({ epoch, indices: c })));
     const [h, w] = this.opts.preprocess.size;
     return {
-      input: tensor('float32', [indices.length, 3, h, w], concat(parts)),
+      input: packBatch(parts, [h, w]),
       labels: Int32Array.from(indices, (i) => this.samples[i].label),
       paths: indices.map((i) => this.samples[i].path),
     };
@@ -174,15 +175,4 @@ function workerData(images: ImageStore, opts: LoaderOptions, seed: number): Load
     augment: opts.augment,
     seed,
   };
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -1,7 +1,8 @@
+import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
 import { decodeResized, toCHW } from '../data/image.js';
-import { f32 } from '../graph/tensor.js';
-import { addSoftmax, flipBatch } from './predict.js';
-import type { SavedModel } from './saved-model.js';
+import { packBatch } from '../data/pack-batch.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { Preprocess } from '../models/backbone.js';
 
 export interface FilePrediction {
   path: string;
@@ -14,57 +15,54 @@ export interface FilePrediction {
   error?: string;
 }
 
+/** A model that labels images: a run's SavedModel, say. */
+export interface ImageClassifier {
+  classes: string[];
+  preprocess: Preprocess;
+  logits(input: Tensor<'float32'>): Promise<Float32Array>;
+}
+
 /**
  * Labels image files in batches: the files of a batch decode concurrently and the model runs once per
  * batch, so 100 images cost four session calls at batch 32, not 100. A bad file gets an error row and
  * the others go on.
  */
 export async function* predictFiles(
-  model: SavedModel,
+  model: ImageClassifier,
   paths: string[],
   o: { batch: number; threshold: number; tta: boolean },
 ): AsyncGenerator<FilePrediction> {
   const size = model.preprocess.size;
-  const [h, w] = size;
-  const per = 3 * h * w;
-  const positive = model.classes.length - 1;
+  const k = model.classes.length;
   for (let at = 0; at < paths.length; at += o.batch) {
     const t0 = performance.now();
     const chunk = paths.slice(at, at + o.batch);
     const decoded = await Promise.allSettled(chunk.map((p) => decodeResized(p, size)));
     const good = decoded.flatMap((d, i) => (d.status === 'fulfilled' ? [{ i, rgb: d.value.rgb }] : []));
-    const probs = new Float32Array(chunk.length).fill(NaN);
+    const slot = new Map(good.map((g, j) => [g.i, j]));
+    let probs: Float32Array = new Float32Array(0);
     if (good.length > 0) {
-      const input = f32([good.length, 3, h, w]);
-      good.forEach((g, k) => input.data.set(toCHW(g.rgb, size, model.preprocess), k * per));
-      const c = model.classes.length;
-      const soft = new Float32Array(good.length * c);
-      const views = o.tta ? [input, flipBatch(input)] : [input];
-      for (const v of views) addSoftmax(await model.logits(v), c, soft, 1 / views.length);
-      good.forEach((g, k) => (probs[g.i] = soft[k * c + positive]));
+      const input = packBatch(
+        good.map((g) => toCHW(g.rgb, size, model.preprocess)),
+        size,
+      );
+      const views = packBatch([withViews(input.data, size[1], o.tta)], size);
+      probs = probabilities(await model.logits(views), k, o.tta);
     }
+    const positive = positiveProbabilities(probs, k);
     const ms = (performance.now() - t0) / chunk.length;
     for (let i = 0; i < chunk.length; i++) {
       const d = decoded[i];
-      if (d.status === 'rejected')
-        yield { path: chunk[i], ms, error: await exactReason(chunk[i], size, d.reason as Error) };
+      const j = slot.get(i);
+      if (d.status === 'rejected' || j === undefined)
+        yield { path: chunk[i], ms, error: (d as PromiseRejectedResult).reason.message };
       else
         yield {
           path: chunk[i],
-          label: model.classes[probs[i] >= o.threshold ? positive : 0],
-          probability: probs[i],
+          label: model.classes[decide(probs, k, j, o.threshold)],
+          probability: positive[j],
           ms,
         };
     }
-  }
-}
-
-/** libvips can garble the reason of one of several concurrent failed decodes; decoding alone gives it exactly. */
-async function exactReason(path: string, size: [number, number], first: Error): Promise<string> {
-  try {
-    await decodeResized(path, size);
-    return first.message;
-  } catch (e) {
-    return (e as Error).message;
   }
 }

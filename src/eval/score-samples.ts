@@ -2,7 +2,8 @@ import { checkImages, type BadImagePolicy } from '../data/check-images.js';
 import { BatchLoader } from '../data/loader.js';
 import type { Sample } from '../data/sample.js';
 import type { Preprocess } from '../models/backbone.js';
-import { positiveProbs, predict, type LogitsFn } from './predict.js';
+import { positiveProbabilities } from '../classify/classify.js';
+import { predict, type LogitsFn } from '../train/predict.js';
 
 export interface ScoredSamples {
   labels: Int32Array;
@@ -35,7 +36,12 @@ export async function scoreSamples(
   });
   try {
     const p = await predict(logitsOf, loader.epoch(0), o.numClasses, { tta: o.tta });
-    return { labels: p.labels, probs: positiveProbs(p), paths: p.paths, skipped: checked.skipped };
+    return {
+      labels: p.labels,
+      probs: positiveProbabilities(p.probs, p.numClasses),
+      paths: p.paths,
+      skipped: checked.skipped,
+    };
   } finally {
     await loader.close();
   }

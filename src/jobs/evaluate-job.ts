@@ -5,11 +5,12 @@ import { datasetFromFolder, discoverDataset } from '../data/dataset.js';
 import { unwrapDoubled } from '../data/labelled-folder.js';
 import type { Sample } from '../data/sample.js';
 import { findSplitFolders, type SplitName } from '../data/split-folders.js';
+import { computeMetrics, type Metrics } from '../eval/metrics.js';
+import { scoreSamples } from '../eval/score-samples.js';
+import { thresholdForRecall } from '../eval/threshold.js';
 import { writeReport } from '../report/report-md.js';
-import { computeMetrics, type Metrics } from './metrics.js';
-import { scoreSamples } from './score-samples.js';
-import { SavedModel } from './saved-model.js';
-import { thresholdForRecall } from './threshold.js';
+import type { RunInfo } from '../run/run-info.js';
+import { SavedModel } from '../run/saved-model.js';
 
 export interface EvaluateOptions {
   model: string;
@@ -51,6 +52,11 @@ function samplesOf(o: EvaluateOptions, classes: string[], seed: number): { name:
   return { name: split, samples: ds.splits[split] };
 }
 
+/** The run's own validation split, rebuilt as the training job made it (same seed and split fractions). */
+export function runValidationSplit(info: RunInfo): Sample[] {
+  return discoverDataset(info.data, { seed: info.seed, splitFractions: info.splitFractions }).splits.val;
+}
+
 /** Evaluates a run folder's model on a split or folder; writes metrics.json and report.md with plots. */
 export async function runEvaluateJob(
   o: EvaluateOptions,
@@ -59,7 +65,7 @@ export async function runEvaluateJob(
   o = { ...o, data: dataFolder(o.data) };
   const model = await SavedModel.load(o.model, { threads: o.threads });
   try {
-    const seed = typeof model.info.seed === 'number' ? model.info.seed : 0;
+    const seed = model.info.seed;
     const tta = o.tta ?? model.info.tta;
     const score = (samples: Sample[]) =>
       scoreSamples((x) => model.logits(x), samples, {
@@ -72,11 +78,7 @@ export async function runEvaluateJob(
       });
     let threshold = o.threshold ?? model.info.threshold;
     if (o.targetRecall !== undefined) {
-      if (typeof model.info.data !== 'string')
-        throw new Error(
-          `--target-recall: ${o.model} does not record its training data, so there is no validation split to tune on`,
-        );
-      const val = discoverDataset(model.info.data, { seed }).splits.val;
+      const val = runValidationSplit(model.info);
       const s = await score(val);
       threshold = thresholdForRecall(s.labels, s.probs, o.targetRecall);
       log(

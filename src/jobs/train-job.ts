@@ -2,30 +2,32 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkImages } from '../data/check-images.js';
-import { discoverDataset, type Dataset } from '../data/dataset.js';
+import { discoverDataset } from '../data/dataset.js';
 import { BatchLoader } from '../data/loader.js';
 import { formatSplitCounts } from '../data/split-counts.js';
+import { positiveProbabilities } from '../classify/classify.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
-import { positiveProbs, predict } from '../eval/predict.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights, saveAdapter } from '../lora/adapter-files.js';
 import { defaultTargets } from '../lora/default-targets.js';
-import { addLora, type LoraModel } from '../lora/lora-model.js';
+import { addLora } from '../lora/lora-model.js';
 import { mergeLora } from '../lora/merge.js';
 import { formatParamTable, summarizeParams } from '../lora/param-table.js';
 import { resolveBackbone } from '../models/resolve-backbone.js';
 import { writeReport } from '../report/report-md.js';
+import { RUN_FILES } from '../run/files.js';
+import { makeRunInfo, writeRunInfo } from '../run/run-info.js';
+import { configHash, type TrainConfig } from '../run/train-config.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { ForwardStep } from '../train/forward-step.js';
+import { historyCsv, type EpochRecord } from '../train/history.js';
+import { AdamW } from '../train/optim/adamw.js';
+import type { Optimizer } from '../train/optim/optimizer.js';
+import { SGD } from '../train/optim/sgd.js';
+import { predict } from '../train/predict.js';
+import { runTraining, type StepInfo, type TrainOutcome } from '../train/trainer.js';
+import { TrainStep } from '../train/train-step.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { ForwardStep } from './forward-step.js';
-import { historyCsv, type EpochRecord } from './history.js';
-import { AdamW } from './optim/adamw.js';
-import type { Optimizer } from './optim/optimizer.js';
-import { SGD } from './optim/sgd.js';
-import { configHash, type TrainConfig } from './train-config.js';
-import { runTraining, type StepInfo, type TrainOutcome } from './trainer.js';
-import { TrainStep } from './train-step.js';
-import { RUN_FILES } from './run-files.js';
 
 export interface JobHooks {
   log(line: string): void;
@@ -53,32 +55,6 @@ function optimizerFor(c: TrainConfig): Optimizer {
     : new AdamW({ weightDecay: c.weightDecay });
 }
 
-/** What a run folder records about the model besides its weights, so evaluate/predict/serve can use it. */
-export function runInfo(c: TrainConfig, ds: Dataset, model: LoraModel) {
-  return {
-    ...c,
-    targets: model.config.targets,
-    classes: ds.classes,
-    preprocess: model.backbone.preprocess,
-    layout: ds.layout,
-    threshold: 0.5,
-  };
-}
-
-/** The checkpoint of the unfinished run in `c.out`, refused unless it was made with the settings `c`. */
-async function loadResumable(c: TrainConfig, checkpointPath: string) {
-  if (!existsSync(checkpointPath))
-    throw new Error(
-      `--resume: ${c.out} holds no unfinished run (no ${RUN_FILES.checkpoint})${existsSync(join(c.out, RUN_FILES.model)) ? '; that run finished' : ''}`,
-    );
-  const checkpoint = await loadCheckpoint(checkpointPath);
-  if (checkpoint.progress.configHash !== configHash(c))
-    throw new Error(
-      `--resume: ${checkpointPath} was made with other settings; pass the options the run was started with, or start a new run folder`,
-    );
-  return checkpoint;
-}
-
 /**
  * The main job: find the data, build backbone + LoRA, train with best-on-validation checkpoints, then
  * write the merged ONNX model, metrics, history, plots and report into the run folder.
@@ -100,14 +76,18 @@ export async function runTrainJob(
       `--data ${c.data}: no validation images; add a Validation folder or pass one unsplit folder to split`,
     );
 
-  // The run folder is checked before anything is built or written: a refused run leaves it as it was.
+  // The run folder is checked before anything is written: a refused run leaves it as it was.
   const checkpointPath = join(c.out, RUN_FILES.checkpoint);
-  const resume = opts.resume ? await loadResumable(c, checkpointPath) : undefined;
+  const finished = existsSync(join(c.out, RUN_FILES.model));
+  if (opts.resume && !existsSync(checkpointPath))
+    throw new Error(
+      `--resume: ${c.out} holds no unfinished run (no ${RUN_FILES.checkpoint})${finished ? '; that run finished' : ''}`,
+    );
   if (!opts.resume && existsSync(checkpointPath))
     throw new Error(
       `--out ${c.out}: holds an unfinished run; pass --resume to continue it, or choose another folder`,
     );
-  if (!opts.resume && existsSync(join(c.out, RUN_FILES.model)))
+  if (!opts.resume && finished)
     throw new Error(`--out ${c.out}: holds a finished run; choose another folder or delete this one`);
 
   const backbone = await resolveBackbone(c.backbone, c.weights);
@@ -118,10 +98,15 @@ export async function runTrainJob(
   );
   hooks.log(formatParamTable(model));
   const { trainable } = summarizeParams(model);
+  const resume = opts.resume
+    ? await loadCheckpoint(checkpointPath, { configHash: configHash(c), params: model.params }).catch((e) => {
+        throw new Error(`--resume: ${(e as Error).message}`);
+      })
+    : undefined;
 
   await mkdir(c.out, { recursive: true });
-  const info = runInfo(c, ds, model);
-  await writeFileAtomic(join(c.out, RUN_FILES.config), json(info));
+  const info = makeRunInfo(c, ds, model);
+  await writeRunInfo(c.out, info);
 
   const size = backbone.preprocess.size;
   const [trainImgs, valImgs] = [
@@ -189,7 +174,7 @@ export async function runTrainJob(
     await loadAdapterWeights(c.out, model);
     await writeFileAtomic(join(c.out, RUN_FILES.model), toOnnxBytes(mergeLora(model)));
     const pred = await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: c.tta });
-    const metrics = computeMetrics(pred.labels, positiveProbs(pred), {
+    const metrics = computeMetrics(pred.labels, positiveProbabilities(pred.probs, pred.numClasses), {
       classes: ds.classes,
       split: 'validation',
     });

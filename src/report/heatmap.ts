@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { decodeResized, MAX_INPUT_PIXELS } from '../data/image.js';
-import { bilinearTaps, type Explanation } from '../eval/grad-cam.js';
+import { decodeResized, imageHeader } from '../data/image.js';
+import { bilinearTaps } from '../data/resample.js';
+import type { Explanation } from '../eval/grad-cam.js';
 
 /**
  * The jet colour map, as Grad-CAM figures conventionally use (OpenCV's COLORMAP_JET): dark blue (0)
@@ -44,21 +45,6 @@ export async function heatmapPng(e: Explanation): Promise<Buffer> {
     .toBuffer();
 }
 
-/** The displayed [height, width] of an image: EXIF orientation applied, as `decodeResized` does. */
-async function displayedSize(bytes: Buffer, where: string): Promise<[number, number]> {
-  // Uncompressed BMP, which sharp cannot read but decodeResized decodes itself: its header has the size.
-  if (bytes.length >= 26 && bytes[0] === 0x42 && bytes[1] === 0x4d)
-    return [Math.abs(bytes.readInt32LE(22)), bytes.readInt32LE(18)];
-  try {
-    const m = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-    return [m.autoOrient.height, m.autoOrient.width];
-  } catch {
-    // decodeResized gives the one-line reason.
-    await decodeResized(bytes, [1, 1], where);
-    throw new Error(`${where}: cannot read the image size`);
-  }
-}
-
 /**
  * The map over the original image, as a PNG at the image's own size (EXIF-rotated as the model saw it):
  * the map, bilinearly stretched from the model input size back over the whole image (the model saw it
@@ -76,9 +62,13 @@ export async function overlayPng(image: string | Buffer, e: Explanation, alpha =
       `${where}: cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
-  const size = await displayedSize(bytes, where);
+  const header = await imageHeader(bytes, where);
+  if (!header) {
+    await decodeResized(bytes, [1, 1], where); // for its one-line reason
+    throw new Error(`${where}: cannot read the image size`);
+  }
   // Decoding at its own size is no resize: the same pixels the model's resize started from.
-  const { rgb, width, height } = await decodeResized(bytes, size, where);
+  const { rgb, width, height } = await decodeResized(bytes, [header.height, header.width], where);
   const [sh, sw] = e.size;
   const ys = bilinearTaps(sh, height);
   const xs = bilinearTaps(sw, width);

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import type { Metrics } from '../eval/metrics.js';
+import { RUN_FILES } from '../run/files.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { confusionHeatmapSvg } from './plots/confusion-heatmap.js';
 import { svgToPng } from './plots/rasterize.js';
-import { rocCurveSvg } from './plots/roc-curve.js';
 import type { EpochRecord } from '../train/history.js';
+import { rocCurveSvg } from './plots/roc-curve.js';
 import { trainingCurvesSvg } from './plots/training-curves.js';
 
 export interface RenderedPlot {
@@ -24,13 +25,13 @@ export async function renderPlots(
   history?: readonly EpochRecord[],
 ): Promise<RenderedPlot[]> {
   const plots: (RenderedPlot & { svg: () => string })[] = [
-    { file: 'confusion-matrix.png', title: 'Confusion matrix', svg: () => confusionHeatmapSvg(metrics) },
+    { file: RUN_FILES.confusionPlot, title: 'Confusion matrix', svg: () => confusionHeatmapSvg(metrics) },
   ];
   if (metrics.roc !== null)
-    plots.push({ file: 'roc-curve.png', title: 'ROC curve', svg: () => rocCurveSvg(metrics) });
+    plots.push({ file: RUN_FILES.rocPlot, title: 'ROC curve', svg: () => rocCurveSvg(metrics) });
   if (history && history.length > 0)
     plots.push({
-      file: 'training-curves.png',
+      file: RUN_FILES.curvesPlot,
       title: 'Training curves',
       svg: () => trainingCurvesSvg(history),
     });

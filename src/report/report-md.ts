@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { formatScore as f, formatThreshold } from '../eval/format-number.js';
 import type { Metrics } from '../eval/metrics.js';
 import type { ParamSummary } from '../lora/param-table.js';
+import { RUN_FILES } from '../run/files.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { flattenConfig } from './flatten-config.js';
 import { markdownTable } from './markdown-table.js';
@@ -34,7 +35,7 @@ export interface ReportFiles {
 export async function writeReport(dir: string, input: ReportInput): Promise<ReportFiles> {
   await mkdir(dir, { recursive: true });
   const plots = await renderPlots(dir, input.metrics, input.history);
-  const files = { report: join(dir, 'report.md'), metrics: join(dir, 'metrics.json') };
+  const files = { report: join(dir, RUN_FILES.report), metrics: join(dir, RUN_FILES.metrics) };
   // JSON has no Infinity: the ROC curve's first threshold (above every score) is written as null.
   await writeFileAtomic(files.metrics, utf8(`${JSON.stringify(input.metrics, null, 2)}\n`));
   await writeFileAtomic(files.report, utf8(reportMarkdown(input, plots)));
@@ -49,9 +50,9 @@ export function reportMarkdown(input: ReportInput, plots: RenderedPlot[]): strin
     ['# Smoking detection report'],
     measuredSection(m),
     metricsSection(m),
-    [...confusionSection(m), ...image('confusion-matrix.png')],
-    m.roc === null ? [] : ['## ROC curve', ...image('roc-curve.png')],
-    input.history?.length ? [...historySection(input.history), ...image('training-curves.png')] : [],
+    [...confusionSection(m), ...image(RUN_FILES.confusionPlot)],
+    m.roc === null ? [] : ['## ROC curve', ...image(RUN_FILES.rocPlot)],
+    input.history?.length ? [...historySection(input.history), ...image(RUN_FILES.curvesPlot)] : [],
     ['## Configuration', markdownTable(['setting', 'value'], flattenConfig(input.config))],
     input.paramSummary ? paramSection(input.paramSummary) : [],
     input.timing ? timingSection(input.timing) : [],

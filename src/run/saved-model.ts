@@ -1,37 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GradCam, type GradCamOptions } from '../eval/grad-cam.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { Session } from '../runtime/session.js';
-import { RUN_FILES } from '../train/run-files.js';
+import { RUN_FILES } from './files.js';
+import { readRunInfo, type RunInfo } from './run-info.js';
 
-/** What a run folder's config.json tells an inference user (see runInfo in the training job). */
-export interface RunInfo {
-  backbone: string;
-  classes: string[];
-  preprocess: Preprocess;
-  threshold: number;
-  tta: boolean;
-  rank: number;
-  alpha: number;
-  targets: string | string[];
-  [key: string]: unknown;
-}
-
-/** A finished run folder's config.json and merged model.onnx bytes; errors name the folder and the fix. */
+/** A finished run folder's checked config.json and its merged model.onnx bytes; errors name the folder and the fix. */
 export async function readRunFolder(
   dir: string,
 ): Promise<{ info: RunInfo; bytes: Uint8Array; modelPath: string }> {
-  const configPath = join(dir, RUN_FILES.config);
+  const info = await readRunInfo(dir);
   const modelPath = join(dir, RUN_FILES.model);
-  let info: RunInfo;
-  try {
-    info = JSON.parse(await readFile(configPath, 'utf8')) as RunInfo;
-  } catch (e) {
-    throw new Error(
-      `--model ${dir}: cannot read ${configPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
-    );
-  }
   try {
     return { info, bytes: await readFile(modelPath), modelPath };
   } catch {
@@ -39,6 +20,12 @@ export async function readRunFolder(
       `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
     );
   }
+}
+
+/** Grad-CAM for a finished run folder's model, deciding as the run decides (threshold, test-time flip). */
+export async function loadGradCam(dir: string, opts: GradCamOptions = {}): Promise<GradCam> {
+  const { info, bytes, modelPath } = await readRunFolder(dir);
+  return GradCam.create({ ...info, bytes, where: modelPath }, opts);
 }
 
 /** A trained run folder's merged model (model.onnx): plain ONNX inference, no adapters to feed. */
@@ -49,13 +36,41 @@ export class SavedModel {
     private readonly session: Session,
   ) {}
 
+  /**
+   * Loads the model and runs it once on a blank image, so that a model.onnx which does not take the
+   * recorded input size, or does not give one logit per recorded class, is refused here and not on
+   * the first real image.
+   */
   static async load(dir: string, opts: { threads?: number; memArena?: boolean } = {}): Promise<SavedModel> {
-    const { info, bytes } = await readRunFolder(dir);
-    return new SavedModel(
-      dir,
-      info,
-      await Session.create(bytes, { threads: opts.threads, memArena: opts.memArena }),
-    );
+    const { info, bytes, modelPath } = await readRunFolder(dir);
+    let session: Session;
+    try {
+      session = await Session.create(bytes, { threads: opts.threads, memArena: opts.memArena });
+    } catch (e) {
+      throw new Error(`${modelPath}: not a model ONNX Runtime can load (${oneLine(e)})`);
+    }
+    const model = new SavedModel(dir, info, session);
+    const [h, w] = info.preprocess.size;
+    let logits: Float32Array;
+    try {
+      logits = await model.logits({
+        dtype: 'float32',
+        shape: [1, 3, h, w],
+        data: new Float32Array(3 * h * w),
+      });
+    } catch (e) {
+      await session.release();
+      throw new Error(
+        `${modelPath}: does not run on a [1,3,${h},${w}] image as config.json's preprocess.size says (${oneLine(e)})`,
+      );
+    }
+    if (logits.length !== info.classes.length) {
+      await session.release();
+      throw new Error(
+        `${join(dir, RUN_FILES.config)}: lists ${info.classes.length} classes but ${modelPath} gives ${logits.length} logits`,
+      );
+    }
+    return model;
   }
 
   get classes(): string[] {
@@ -75,3 +90,5 @@ export class SavedModel {
     await this.session.release();
   }
 }
+
+const oneLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();

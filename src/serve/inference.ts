@@ -2,39 +2,23 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { f32 } from '../graph/tensor.js';
+import { probabilities, withViews } from '../classify/classify.js';
+import { packBatch } from '../data/pack-batch.js';
 import type { Metrics } from '../eval/metrics.js';
-import { addSoftmax, flipBatch } from '../eval/predict.js';
-import type { SavedModel } from '../eval/saved-model.js';
-import { RUN_FILES } from '../train/run-files.js';
+import { RUN_FILES } from '../run/files.js';
+import type { SavedModel } from '../run/saved-model.js';
 
 /**
- * P(positive class) for a batch of planar [3,H,W] images in ONE model call. With test-time flip (the
- * run's `tta`) the mirrored images ride in the same call: [x; flip(x)] is one batch of 2N.
+ * Class probabilities of each of a batch of planar [3,H,W] images, in ONE model call, by the classifier
+ * convention: with the run's test-time flip the mirrored images ride in the same call.
  */
-export async function positiveProbabilities(
-  model: SavedModel,
-  images: Float32Array[],
-  tta: boolean,
-): Promise<number[]> {
-  const [h, w] = model.preprocess.size;
-  const per = 3 * h * w;
-  const n = images.length;
-  const input = f32([n, 3, h, w]);
-  images.forEach((x, i) => input.data.set(x, i * per));
-  const c = model.classes.length;
-  const soft = new Float32Array(n * c);
-  if (tta) {
-    const both = f32([2 * n, 3, h, w]);
-    both.data.set(input.data);
-    both.data.set(flipBatch(input).data, n * per);
-    const logits = await model.logits(both);
-    addSoftmax(logits.subarray(0, n * c), c, soft, 0.5);
-    addSoftmax(logits.subarray(n * c), c, soft, 0.5);
-  } else {
-    addSoftmax(await model.logits(input), c, soft, 1);
-  }
-  return Array.from({ length: n }, (_, i) => soft[i * c + c - 1]);
+export async function classProbabilities(model: SavedModel, images: Float32Array[]): Promise<Float32Array[]> {
+  const size = model.preprocess.size;
+  const { tta } = model.info;
+  const input = packBatch([withViews(packBatch(images, size).data, size[1], tta)], size);
+  const k = model.classes.length;
+  const probs = probabilities(await model.logits(input), k, tta);
+  return images.map((_, i) => probs.subarray(i * k, (i + 1) * k));
 }
 
 export interface ModelFile {
@@ -55,12 +39,15 @@ export async function describeModelFile(runDir: string): Promise<ModelFile> {
   return { path, bytes: size, sha256, id: `${basename(resolve(runDir))}@${sha256.slice(0, 12)}` };
 }
 
-/** The run's validation metrics (metrics.json) without the ROC curve's points, or null if absent. */
-export async function readRunMetrics(runDir: string): Promise<Partial<Metrics> | null> {
+/** The run's validation metrics without the ROC curve's points. */
+export type RunMetrics = Partial<Omit<Metrics, 'roc'>>;
+
+/** The run's metrics.json, or null if absent or unreadable (the server runs without it). */
+export async function readRunMetrics(runDir: string): Promise<RunMetrics | null> {
   try {
     const m = JSON.parse(await readFile(join(runDir, RUN_FILES.metrics), 'utf8')) as Record<string, unknown>;
     delete m.roc;
-    return m as Partial<Metrics>;
+    return m as RunMetrics;
   } catch {
     return null;
   }

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decide } from '../classify/classify.js';
 import { heatmapPng, overlayPng } from '../report/heatmap.js';
 import { QueueClosedError, QueueFullError } from './batch-queue.js';
 import { ApiError } from './errors.js';
 import { decodeUpload, displayImage, readUpload } from './image-input.js';
-import type { ServerContext } from './server.js';
+import type { ServerContext } from './context.js';
 
 const ms = (v: number) => Math.round(v * 100) / 100;
 
@@ -66,7 +67,6 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
   const classes = model.classes;
   const positive = classes[classes.length - 1];
   const threshold = info.threshold;
-  const labelOf = (p: number) => (p >= threshold ? positive : classes[0]);
 
   app.get('/healthz', async () => ({
     status: 'ok',
@@ -123,14 +123,14 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     const bytes = await readUpload(req);
     return withDeadline(reply, opts.timeoutMs, async (signal) => {
       const t0 = performance.now();
-      const { chw } = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
+      const chw = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
       const decode = performance.now() - t0;
       const r = await ctx.predictQueue.push(chw, signal);
       const timing = { queue: r.queueMs, decode, inference: r.runMs, total: performance.now() - t0 };
       reply.header('server-timing', serverTiming(timing));
       return {
-        label: labelOf(r.value),
-        probability: r.value,
+        label: classes[decide(r.value, classes.length, 0, threshold)],
+        probability: r.value[classes.length - 1],
         threshold,
         model: modelFile.id,
         batchSize: r.batchSize,
@@ -156,7 +156,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     const bytes = await readUpload(req);
     return withDeadline(reply, opts.timeoutMs, async (signal) => {
       const t0 = performance.now();
-      const { chw } = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
+      const chw = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
       const decode = performance.now() - t0;
       const r = await queue.push(chw, signal);
       const e = r.value;

@@ -45,16 +45,64 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
   });
 }
 
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+/**
+ * Reads a checkpoint and refuses it, naming the first mismatch, unless it was made with the settings
+ * of `expect.configHash` and holds exactly the trainables of `expect.params` (same names and sizes)
+ * and optimizer state of those sizes for each of them.
+ */
+export async function loadCheckpoint(
+  path: string,
+  expect: { configHash: string; params: ReadonlyMap<string, { data: Float32Array }> },
+): Promise<Checkpoint> {
   const { tensors, metadata } = await loadSafetensors(path);
-  if (!metadata.progress)
-    throw new Error(`${path}: not a smoker-lora training checkpoint (no progress record)`);
+  const fail = (problem: string): never => {
+    throw new Error(
+      `${path}${problem}; pass the options the run was started with, or start a new run folder`,
+    );
+  };
+  if (!metadata.progress) fail(': not a smoker-lora training checkpoint (no progress record)');
+  const progress = parseJson(metadata.progress, 'progress', fail) as TrainProgress;
+  if (progress.configHash !== expect.configHash) fail(' was made with other settings');
   const params = new Map<string, Float32Array>();
-  const optimizer: StateDict = JSON.parse(metadata.optimizer_scalars ?? '{}') as Record<string, number>;
-  for (const [k, t] of tensors) {
-    if (t.dtype !== 'float32') throw new Error(`${path}: '${k}' is ${t.dtype}, expected float32`);
-    if (k.startsWith(PARAM)) params.set(k.slice(PARAM.length), t.data as Float32Array);
-    else if (k.startsWith(OPT)) optimizer[k.slice(OPT.length)] = t.data as Float32Array;
+  const optimizer: StateDict = {};
+  const scalars = parseJson(metadata.optimizer_scalars ?? '{}', 'optimizer_scalars', fail);
+  for (const [k, v] of Object.entries(scalars as Record<string, unknown>)) {
+    if (typeof v !== 'number') fail(`: optimizer scalar '${k}' is not a number`);
+    optimizer[k] = v as number;
   }
-  return { params, optimizer, progress: JSON.parse(metadata.progress) as TrainProgress };
+  for (const [k, t] of tensors) {
+    if (t.dtype !== 'float32') fail(`: '${k}' is ${t.dtype}, expected float32`);
+    const data = t.data as Float32Array;
+    if (k.startsWith(PARAM)) params.set(k.slice(PARAM.length), data);
+    else if (k.startsWith(OPT)) optimizer[k.slice(OPT.length)] = data;
+    else fail(`: unexpected tensor '${k}'`);
+  }
+  for (const [name, t] of expect.params) {
+    const saved = params.get(name);
+    if (!saved) fail(`: no trainable '${name}'`);
+    else if (saved.length !== t.data.length)
+      fail(`: trainable '${name}' has ${saved.length} values, the model has ${t.data.length}`);
+    if (!Object.keys(optimizer).some((k) => k.startsWith(`${name}.`)))
+      fail(`: no optimizer state for '${name}'`);
+  }
+  for (const name of params.keys())
+    if (!expect.params.has(name)) fail(`: trainable '${name}' is not in the model`);
+  for (const [k, v] of Object.entries(optimizer)) {
+    if (typeof v === 'number') continue;
+    const owner = [...expect.params.keys()].find((name) => k.startsWith(`${name}.`));
+    if (!owner) fail(`: optimizer state '${k}' belongs to no trainable of the model`);
+    else if (v.length !== expect.params.get(owner)!.data.length)
+      fail(
+        `: optimizer state '${k}' has ${v.length} values, '${owner}' has ${expect.params.get(owner)!.data.length}`,
+      );
+  }
+  return { params, optimizer, progress };
+}
+
+function parseJson(text: string, what: string, fail: (problem: string) => never): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fail(`: its ${what} record is not valid JSON`);
+  }
 }

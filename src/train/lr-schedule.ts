@@ -1,5 +1,6 @@
 /** Learning-rate schedules, evaluated per optimizer step so that resuming mid-epoch gives the same rates. */
-export type ScheduleName = 'constant' | 'cosine' | 'step' | 'linear';
+export const SCHEDULE_NAMES = ['constant', 'cosine', 'step', 'linear'] as const;
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 
 export interface ScheduleConfig {
   name: ScheduleName;

@@ -1,5 +1,6 @@
-import type { Tensor } from '../graph/tensor.js';
+import { DEFAULT_THRESHOLD, decide, probabilities, withViews } from '../classify/classify.js';
 import type { Batch } from '../data/loader.js';
+import type { Tensor } from '../graph/tensor.js';
 
 /** Anything that maps a batch [N,3,H,W] to logits [N, classes]. */
 export interface LogitsFn {
@@ -8,32 +9,12 @@ export interface LogitsFn {
 
 export interface Predictions {
   numClasses: number;
-  /** Softmax probabilities, [N, classes] row-major. */
+  /** Class probabilities, [N, classes] row-major (see classify). */
   probs: Float32Array;
   labels: Int32Array;
   paths: string[];
   /** Mean cross-entropy against `labels`. */
   loss: number;
-}
-
-/** Mirrors a batch left-right: the same as flipping each image before normalising. */
-export function flipBatch(t: Tensor<'float32'>): Tensor<'float32'> {
-  const w = t.shape[3];
-  const out = new Float32Array(t.data.length);
-  for (let row = 0; row < t.data.length; row += w)
-    for (let x = 0; x < w; x++) out[row + x] = t.data[row + w - 1 - x];
-  return { dtype: 'float32', shape: [...t.shape], data: out };
-}
-
-/** Adds weight·softmax(row) of each logits row into `out`. */
-export function addSoftmax(logits: Float32Array, c: number, out: Float32Array, weight: number): void {
-  for (let i = 0; i < logits.length / c; i++) {
-    const row = logits.subarray(i * c, (i + 1) * c);
-    const max = Math.max(...row);
-    const exps = Array.from(row, (v) => Math.exp(v - max));
-    const sum = exps.reduce((a, b) => a + b, 0);
-    for (let k = 0; k < c; k++) out[i * c + k] += (weight * exps[k]) / sum;
-  }
 }
 
 /**
@@ -46,14 +27,17 @@ export async function predict(
   numClasses: number,
   opts: { tta?: boolean } = {},
 ): Promise<Predictions> {
+  const tta = opts.tta ?? false;
   const probs: Float32Array[] = [];
   const labels: number[] = [];
   const paths: string[] = [];
   for await (const b of batches) {
-    const p = new Float32Array(b.labels.length * numClasses);
-    const views = opts.tta ? [b.input, flipBatch(b.input)] : [b.input];
-    for (const v of views) addSoftmax(await logitsOf(v), numClasses, p, 1 / views.length);
-    probs.push(p);
+    const [n, c, h, w] = b.input.shape;
+    const views = withViews(b.input.data, w, tta);
+    const input = { dtype: 'float32' as const, shape: [views.length / (c * h * w), c, h, w], data: views };
+    probs.push(probabilities(await logitsOf(input), numClasses, tta));
+    if (probs.at(-1)!.length !== n * numClasses)
+      throw new Error(`predict: the model gave ${probs.at(-1)!.length / numClasses} rows for ${n} images`);
     labels.push(...b.labels);
     paths.push(...b.paths);
   }
@@ -69,16 +53,10 @@ export async function predict(
   return { numClasses, probs: all, labels: Int32Array.from(labels), paths, loss };
 }
 
+/** The share of images whose decided class (see classify) is their label, at the default threshold. */
 export function accuracyOf(p: Predictions): number {
   let correct = 0;
-  for (let i = 0; i < p.labels.length; i++) {
-    const row = p.probs.subarray(i * p.numClasses, (i + 1) * p.numClasses);
-    if (row.indexOf(Math.max(...row)) === p.labels[i]) correct++;
-  }
+  for (let i = 0; i < p.labels.length; i++)
+    if (decide(p.probs, p.numClasses, i, DEFAULT_THRESHOLD) === p.labels[i]) correct++;
   return correct / Math.max(1, p.labels.length);
-}
-
-/** P(positive class) per sample; the positive class is the last (e.g. 'smoking'). */
-export function positiveProbs(p: Predictions): Float32Array {
-  return Float32Array.from({ length: p.labels.length }, (_, i) => p.probs[(i + 1) * p.numClasses - 1]);
 }

@@ -1,6 +1,7 @@
-import { accuracyOf, predict, type Predictions } from '../eval/predict.js';
+import { DEFAULT_THRESHOLD, decide, probabilities } from '../classify/classify.js';
+import type { Batch } from '../data/loader.js';
 import type { LoraModel } from '../lora/lora-model.js';
-import type { BatchSource } from './batches.js';
+import { accuracyOf, predict, type Predictions } from './predict.js';
 import { saveCheckpoint, type Checkpoint, type TrainProgress } from './checkpoint.js';
 import type { ForwardStep } from './forward-step.js';
 import type { EpochRecord } from './history.js';
@@ -8,6 +9,14 @@ import { learningRate, type ScheduleConfig } from './lr-schedule.js';
 import { clipGradNorm } from './optim/clip-grad-norm.js';
 import type { Optimizer } from './optim/optimizer.js';
 import type { TrainStep } from './train-step.js';
+
+/** Where a trainer gets its batches: one epoch at a time, from any batch on (for resuming mid-epoch). */
+export interface BatchSource {
+  epoch(epoch: number, fromBatch?: number): AsyncIterable<Batch>;
+  readonly batchesPerEpoch: number;
+  /** Total milliseconds the consumer has waited for a batch that was not ready yet. */
+  readonly waitMs: number;
+}
 
 export interface TrainerSettings {
   epochs: number;
@@ -84,11 +93,8 @@ export async function runTraining(
     running: freshRunning(),
     configHash: s.configHash,
   };
+  // loadCheckpoint has checked the checkpoint against these settings and this model.
   if (resume) {
-    if (resume.progress.configHash !== s.configHash)
-      throw new Error(
-        `${s.checkpointPath}: the checkpoint was made with other settings; start a new run folder or pass the same options`,
-      );
     for (const [name, data] of resume.params) model.params.get(name)!.data.set(data);
     optimizer.loadStateDict(resume.optimizer);
     p = resume.progress;
@@ -114,11 +120,10 @@ export async function runTraining(
       if (s.clipNorm > 0) clipGradNorm(step.params, s.clipNorm);
       optimizer.step(step.params, lr);
       const n = b.labels.length;
+      const probs = probabilities(logits, model.numClasses, false);
       let correct = 0;
-      for (let i = 0; i < n; i++) {
-        const row = logits.subarray(i * model.numClasses, (i + 1) * model.numClasses);
-        if (row.indexOf(Math.max(...row)) === b.labels[i]) correct++;
-      }
+      for (let i = 0; i < n; i++)
+        if (decide(probs, model.numClasses, i, DEFAULT_THRESHOLD) === b.labels[i]) correct++;
       const now = performance.now();
       p.running.seconds += (now - t0) / 1000;
       t0 = now;

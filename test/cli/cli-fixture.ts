@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { TrainProgress } from '../../src/train/checkpoint.js';
 import { loadSafetensors } from '../../src/weights/safetensors.js';
 import { tempDir, writeTinyBackbone, writeTinyDataset } from '../helpers/tiny-dataset.js';
 
@@ -107,6 +108,16 @@ export async function readSaved(path: string): Promise<{ names: string[]; finite
     names: [...tensors.keys()].sort(),
     finite: [...tensors.values()].every((t) => (t.data as Float32Array).every(Number.isFinite)),
   };
+}
+
+/** A checkpoint's progress record and trainables as saved, read without checking them against a model. */
+export async function readCheckpoint(
+  path: string,
+): Promise<{ progress: TrainProgress; params: Map<string, Float32Array> }> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  const params = new Map<string, Float32Array>();
+  for (const [k, t] of tensors) if (k.startsWith('param/')) params.set(k.slice(6), t.data as Float32Array);
+  return { progress: JSON.parse(metadata.progress) as TrainProgress, params };
 }
 
 /** The lines of a stream's text, without the final newline's empty string. */

@@ -3,10 +3,10 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { before, test } from 'node:test';
 import { predictFiles, type FilePrediction } from '../../src/eval/predict-files.js';
-import { SavedModel } from '../../src/eval/saved-model.js';
+import { SavedModel } from '../../src/run/saved-model.js';
 import { Rng } from '../../src/random/rng.js';
-import { SEED_RECIPE } from '../../src/train/train-config.js';
-import { runTrainJob } from '../../src/train/train-job.js';
+import { runTrainJob } from '../../src/jobs/train-job.js';
+import { SEED_RECIPE } from '../../src/run/train-config.js';
 import { pngHeaderClaiming } from '../helpers/png-header.js';
 import { linesOf, readJson, runCli, tinyFixture, type CliResult, type Fixture } from './cli-fixture.js';
 
@@ -153,6 +153,47 @@ test("--threshold decides as predict's probabilities say; --target-recall reache
   assert.equal(both.stderr, 'smoker-lora: --threshold and --target-recall: give one of them\n');
 });
 
+test("--target-recall tunes on the run's own validation split, custom split fractions included", async () => {
+  // One flat folder of the 32 training and validation images, split 50/30/20 by the run: 5 of each
+  // class for validation (the default 64/16/20 would give 3).
+  const flat = join(f.root, 'flat');
+  mkdirSync(flat);
+  for (const s of ['Training/Training', 'Validation/Validation'])
+    for (const name of readdirSync(join(f.data, s)))
+      copyFileSync(join(f.data, s, name), join(flat, name.replace('_', `_${s[0]}`)));
+  const out = join(f.root, 'flat-run');
+  const args = ['--data', flat, '--backbone', 'resnet18', '--weights', f.weights, '--out', out];
+  ok(
+    await runCli([
+      'train',
+      ...args,
+      '--epochs',
+      '1',
+      '--batch',
+      '8',
+      '--threads',
+      '2',
+      '--workers',
+      '1',
+      '--split',
+      '0.5,0.3,0.2',
+    ]),
+  );
+  const r = await runCli([
+    'evaluate',
+    '--model',
+    out,
+    '--data',
+    flat,
+    '--target-recall',
+    '1',
+    '--threads',
+    '2',
+  ]);
+  ok(r);
+  assert.match(r.stdout, /^threshold \S+ reaches recall ≥ 1 on the run's validation split \(10 images\)$/m);
+});
+
 test('evaluate names a missing or unfinished run folder in one line', async () => {
   const missing = join(f.root, 'no-run');
   const unfinished = join(f.root, 'unfinished');
@@ -258,7 +299,7 @@ test('predict: a bad file gets an error row and exit code 1 while the others are
   assert.deepEqual(errors, {
     'broken.jpg': `${join(dir, 'broken.jpg')}: not an image, or a format that cannot be read`,
     'empty.jpg': `${join(dir, 'empty.jpg')}: empty file, not an image`,
-    'huge.png': `${join(dir, 'huge.png')}: image too large (over 50 megapixels)`,
+    'huge.png': `${join(dir, 'huge.png')}: image too large (30000x30000, over 50 megapixels)`,
   });
   for (const n of ['smoking_0001.jpg', 'notsmoking_0002.jpg', 'smoking_0003.jpg']) {
     const p = rows.get(n)!;

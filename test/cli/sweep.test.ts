@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { SweepRow } from '../../src/cli/commands/sweep.js';
+import type { SweepRow } from '../../src/jobs/sweep.js';
 import { linesOf, readJson, runCli, tinyFixture } from './cli-fixture.js';
 
 test('sweep --ranks 2,4 trains both, prints a table with both rows and writes sweep.json', async () => {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import {
   historyNumbers,
   linesOf,
+  readCheckpoint,
   readJson,
   readSaved,
   runCli,
@@ -114,7 +114,7 @@ test('Ctrl-C mid-epoch exits 130 with a checkpoint; a new run or other settings 
     r.stdout,
     /\nstopped: checkpoint saved in \S+; continue with the same command plus --resume\n$/,
   );
-  const ckpt = await loadCheckpoint(join(out, 'checkpoint.safetensors'));
+  const ckpt = await readCheckpoint(join(out, 'checkpoint.safetensors'));
   assert.equal(ckpt.progress.epoch, 0, 'stopped in the first epoch');
   assert.ok(ckpt.progress.batch >= 1 && ckpt.progress.batch <= 3, `batch ${ckpt.progress.batch}`);
   assert.deepEqual(ckpt.progress.history, []);
@@ -157,7 +157,7 @@ test('a full disk while saving fails with one line and keeps the checkpoint; --r
     [],
     'no temp file left behind',
   );
-  const ckpt = await loadCheckpoint(join(out, 'checkpoint.safetensors'));
+  const ckpt = await readCheckpoint(join(out, 'checkpoint.safetensors'));
   assert.equal(ckpt.progress.epoch, 2, 'both epochs are in the checkpoint');
   assert.equal(ckpt.progress.history.length, 2);
   const adapter = await readSaved(join(out, 'adapter_model.safetensors'));
@@ -203,7 +203,7 @@ test('a diverging run stops with exit 1 and keeps the last good checkpoint and b
     /^smoker-lora: training diverged: the (loss|validation loss) is (NaN|-?Infinity) (at|after) epoch [2-4]\b.*; the last checkpoint and the best adapter are kept\. Lower --lr or set --clip-norm$/,
   );
   assert.equal(r.stdout.match(/^epoch 1\/4: train .* \*best /m)?.length, 1, 'epoch 1 was good');
-  const ckpt = await loadCheckpoint(join(out, 'checkpoint.safetensors'));
+  const ckpt = await readCheckpoint(join(out, 'checkpoint.safetensors'));
   assert.ok(ckpt.progress.epoch >= 1, 'a checkpoint from a finished epoch');
   assert.ok(
     [...ckpt.params.values()].every((p) => p.every(Number.isFinite)),

@@ -53,7 +53,7 @@ test("'skip' drops truncated, empty, non-image, over-large and random-byte files
   assert.match(reasons['smoking_truncated.jpg'], /^truncated or corrupt image \(/);
   assert.equal(reasons['smoking_empty.jpg'], 'empty file, not an image');
   assert.equal(reasons['smoking_text.jpg'], 'not an image, or a format that cannot be read');
-  assert.equal(reasons['smoking_huge.png'], 'image too large (over 50 megapixels)');
+  assert.equal(reasons['smoking_huge.png'], 'image too large (30000x30000, over 50 megapixels)');
   assert.match(reasons['smoking_noise.jpg'], /^not an image, or a format that cannot be read$/);
   // The kept pixels are each good file decoded once, in sample order.
   assert.equal(checked.images.count, 3);

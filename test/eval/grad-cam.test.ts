@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { decodeResized, toCHW } from '../../src/data/image.js';
-import { camFromGradients, GradCam, upsampleBilinear, type Explanation } from '../../src/eval/grad-cam.js';
+import { upsampleBilinear } from '../../src/data/resample.js';
+import { camFromGradients } from '../../src/eval/cam.js';
+import type { Explanation } from '../../src/eval/grad-cam.js';
+import { RUN_FORMAT_VERSION, type RunInfo } from '../../src/run/run-info.js';
+import { loadGradCam } from '../../src/run/saved-model.js';
+import { SEED_RECIPE } from '../../src/run/train-config.js';
 import { attr, Graph } from '../../src/graph/ir.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { fromOnnxBytes } from '../../src/graph/onnx-import.js';
@@ -41,7 +46,20 @@ function writeRun(name: string, backbone: Graph, [weight, bias]: Head, preproces
   mkdirSync(dir);
   const bytes = toOnnxBytes(g);
   writeFileSync(join(dir, 'model.onnx'), bytes);
-  const config = { backbone: name, classes: CLASSES, preprocess, threshold: 0.5, tta: false };
+  const config: RunInfo = {
+    ...SEED_RECIPE,
+    version: RUN_FORMAT_VERSION,
+    data: 'synthetic',
+    out: dir,
+    threads: 1,
+    workers: 1,
+    backbone: name,
+    targets: 'none',
+    classes: CLASSES,
+    preprocess,
+    layout: 'synthetic (test)',
+    threshold: 0.5,
+  };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   return { dir, bytes };
 }
@@ -142,7 +160,7 @@ test('resnet18 at 64x64: dlogit/dA matches finite differences through the tail; 
   const { dir, bytes } = writeRun('resnet18', backbone.graph, head, backbone.preprocess);
   const input = randomBatch(2, size, 11);
 
-  const cam = await GradCam.create(dir, { threads: 1 });
+  const cam = await loadGradCam(dir, { threads: 1 });
   const plain = await Session.create(bytes, { threads: 1 });
   try {
     assert.equal(cam.layer, 'layer4.1.relu_1', "layer4's output, the GlobalAveragePool's input");
@@ -188,7 +206,7 @@ test('a deeper layer: the gradient through layer4.1 (convs, ReLUs, residual add)
     preprocess: { size, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
   });
   const { dir, bytes } = writeRun('resnet18-deep', backbone.graph, randomHead(4, 512), backbone.preprocess);
-  const cam = await GradCam.create(dir, { threads: 1, layer: 'layer4.0.relu_1' });
+  const cam = await loadGradCam(dir, { threads: 1, layer: 'layer4.0.relu_1' });
   try {
     const raw = await cam.run(randomBatch(2, size, 12));
     // Not spatially constant any more: real backprop through two 3x3 convs.
@@ -267,7 +285,7 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
   const bottomLeft = { picture: [8, 27, 24, 45], model: [4, 18, 12, 30] };
   const grow = (b: number[], by: number) => [b[0] - by, b[1] - by, b[2] + by, b[3] + by];
 
-  const cam = await GradCam.create(dir, { threads: 1 });
+  const cam = await loadGradCam(dir, { threads: 1 });
   try {
     assert.equal(cam.layer, 'pool');
     const a = await cam.explain(
@@ -333,7 +351,7 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
 
   // Explaining the pre-pool ReLU puts the MaxPool in the backward region (its rule adds an Indices output
   // to the forward node); the map is then at full resolution and still on the red patch only.
-  const fine = await GradCam.create(dir, { threads: 1, layer: 'colour.relu' });
+  const fine = await loadGradCam(dir, { threads: 1, layer: 'colour.relu' });
   try {
     const e = await fine.explain(
       await picture(
@@ -354,13 +372,13 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
 test('run folder errors are one line naming the folder', async () => {
   const empty = join(root, 'empty');
   mkdirSync(empty);
-  await assert.rejects(GradCam.create(empty), /--model .*empty: cannot read .*config\.json/);
+  await assert.rejects(loadGradCam(empty), /--model .*empty: cannot read .*config\.json/);
   const g = new Graph();
   g.inputs.push({ name: 'input', dtype: 'float32', shape: ['N', 3, 8, 8] });
   g.add('Flatten', ['input'], { name: 'flatten', outputs: ['features'], attrs: { axis: attr.int(1) } });
   g.outputs.push({ name: 'features', dtype: 'float32', shape: ['N', 192] });
   const run = writeRun('flat', g, randomHead(1, 192), { size: [8, 8], mean: [0, 0, 0], std: [1, 1, 1] });
-  await assert.rejects(GradCam.create(run.dir), /'features' does not come from a GlobalAveragePool/);
+  await assert.rejects(loadGradCam(run.dir), /'features' does not come from a GlobalAveragePool/);
   assert.ok(readdirSync(run.dir).includes('model.onnx'));
 });
 
@@ -378,7 +396,7 @@ test(
       randomHead(9, backbone.featureDim),
       backbone.preprocess,
     );
-    const cam = await GradCam.create(dir, { threads: 1 });
+    const cam = await loadGradCam(dir, { threads: 1 });
     try {
       assert.equal(cam.layer, 'MobilenetV2/Conv_1/relu6');
       const file = readdirSync(smokingImages.path).find((f) => f.startsWith('smoking'))!;

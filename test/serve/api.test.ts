@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { predictFiles } from '../../src/eval/predict-files.js';
-import { SavedModel } from '../../src/eval/saved-model.js';
-import { SERVE_DEFAULTS, startServer, type RunningServer } from '../../src/serve/server.js';
+import { SavedModel } from '../../src/run/saved-model.js';
+import { SERVE_DEFAULTS } from '../../src/serve/options.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { pngHeaderClaiming } from '../helpers/png-header.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { CLASSES, makeRunFolder, spawnServe, testJpeg } from './fixtures.js';
@@ -19,7 +20,7 @@ let server: RunningServer;
 let jpeg: Buffer;
 
 before(async () => {
-  makeRunFolder(runDir);
+  await makeRunFolder(runDir);
   jpeg = await testJpeg();
   server = await startServer({
     ...SERVE_DEFAULTS,
@@ -130,6 +131,24 @@ test('POST /v1/predict: raw and multipart JPEG give the CLI predict’s probabil
   assert.ok(Math.abs(c.probability - a.probability) < 0.02, 'a PNG of the same photo');
 });
 
+test('a test-time-flip run: /v1/predict and /v1/explain give a photo the same label and probability', async () => {
+  const ttaDir = await makeRunFolder(join(dir, 'tta-run'), 7, { tta: true });
+  const tta = await startServer({ ...SERVE_DEFAULTS, model: ttaDir, port: 0, threads: 1, log: () => {} });
+  try {
+    const post = (path: string) =>
+      fetch(tta.url + path, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } });
+    const p = (await (await post('/v1/predict')).json()) as Prediction;
+    const e = (await (await post('/v1/explain?format=json')).json()) as Prediction;
+    const plain = (await (await postRaw('/v1/predict', jpeg, 'image/jpeg')).json()) as Prediction;
+    // The same weights without flip answer otherwise, so the flip is really applied by both endpoints.
+    assert.ok(Math.abs(p.probability - plain.probability) > 1e-4, `${p.probability} vs ${plain.probability}`);
+    assert.equal(e.label, p.label);
+    assert.ok(Math.abs(e.probability - p.probability) < 1e-5, `${e.probability} vs ${p.probability}`);
+  } finally {
+    await tta.close();
+  }
+});
+
 test('POST /v1/explain: the overlay PNG (default) and the heat map as JSON', async () => {
   const pred = (await (await postRaw('/v1/predict', jpeg, 'image/jpeg')).json()) as Prediction;
   const res = await postFile('/v1/explain', jpeg);
@@ -228,7 +247,7 @@ describe('bad requests get a clear 4xx and the server keeps serving', () => {
       413,
       'image_too_large',
     );
-    assert.match(message, /20000x20000 \(400 megapixels\), over the server's limit of 40 megapixels/);
+    assert.match(message, /^image too large \(20000x20000, over 40 megapixels\)$/);
     await expectError(
       await postFile('/v1/explain', pngHeaderClaiming(20000, 20000), 'b.png'),
       413,

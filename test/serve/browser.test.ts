@@ -3,7 +3,8 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { SERVE_DEFAULTS, startServer, type RunningServer } from '../../src/serve/server.js';
+import { SERVE_DEFAULTS } from '../../src/serve/options.js';
+import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder, testJpeg } from './fixtures.js';
 
@@ -28,7 +29,7 @@ before(async () => {
   if (skip) return;
   server = await startServer({
     ...SERVE_DEFAULTS,
-    model: makeRunFolder(join(dir, 'tiny-run')),
+    model: await makeRunFolder(join(dir, 'tiny-run')),
     port: 0,
     maxBatch: 8,
     timeoutMs: 30_000,

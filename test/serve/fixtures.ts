@@ -3,7 +3,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { Dataset } from '../../src/data/dataset.js';
 import { computeMetrics } from '../../src/eval/metrics.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { defaultTargets } from '../../src/lora/default-targets.js';
@@ -11,18 +10,22 @@ import { addLora } from '../../src/lora/lora-model.js';
 import { mergeLora } from '../../src/lora/merge.js';
 import { buildResNet, randomResNetStateDict } from '../../src/models/resnet.js';
 import { Rng } from '../../src/random/rng.js';
-import { SEED_RECIPE, type TrainConfig } from '../../src/train/train-config.js';
-import { runInfo } from '../../src/train/train-job.js';
-import { RUN_FILES } from '../../src/train/run-files.js';
+import { RUN_FILES } from '../../src/run/files.js';
+import { makeRunInfo, writeRunInfo } from '../../src/run/run-info.js';
+import { SEED_RECIPE, type TrainConfig } from '../../src/run/train-config.js';
 
 export const CLASSES = ['notsmoking', 'smoking'];
 
 /**
  * A real run folder as `smoker-lora train` leaves it, minus the training: a random ResNet-18 at 64x64
  * with LoRA adapters whose B factors are made non-zero (so the merge changes the weights), merged into
- * model.onnx, with config.json from the training job's own runInfo and a metrics.json.
+ * model.onnx, with config.json as the training job writes it and a metrics.json.
  */
-export function makeRunFolder(dir: string, seed = 7): string {
+export async function makeRunFolder(
+  dir: string,
+  seed = 7,
+  extra: Partial<TrainConfig> = {},
+): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const preprocess = {
     size: [64, 64] as [number, number],
@@ -40,6 +43,7 @@ export function makeRunFolder(dir: string, seed = 7): string {
     epochs: 1,
     rank: 4,
     alpha: 8,
+    ...extra,
   };
   const model = addLora(
     backbone,
@@ -50,8 +54,7 @@ export function makeRunFolder(dir: string, seed = 7): string {
   for (const [name, t] of model.params)
     if (/lora_B/.test(name))
       for (let i = 0; i < t.data.length; i++) (t.data as Float32Array)[i] = rng.uniform(-0.01, 0.01);
-  const ds: Pick<Dataset, 'classes' | 'layout'> = { classes: CLASSES, layout: 'synthetic (test)' };
-  writeFileSync(join(dir, RUN_FILES.config), JSON.stringify(runInfo(config, ds as Dataset, model), null, 2));
+  await writeRunInfo(dir, makeRunInfo(config, { classes: CLASSES, layout: 'synthetic (test)' }, model));
   writeFileSync(join(dir, RUN_FILES.model), toOnnxBytes(mergeLora(model)));
   const metrics = computeMetrics([0, 0, 1, 1, 1, 0], [0.2, 0.6, 0.7, 0.9, 0.4, 0.1], {
     classes: CLASSES,

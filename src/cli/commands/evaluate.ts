@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatMetricsTable } from '../../eval/format-table.js';
-import { runEvaluateJob } from '../../eval/evaluate-job.js';
+import { runEvaluateJob } from '../../jobs/evaluate-job.js';
 import { parse } from '../parse.js';
 
 export function evaluateCommand(): Command {

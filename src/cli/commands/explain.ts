@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { Command } from 'commander';
-import { GradCam } from '../../eval/grad-cam.js';
+import { loadGradCam } from '../../run/saved-model.js';
 import { heatmapPng, overlayPng } from '../../report/heatmap.js';
 import { writeFileAtomic } from '../../weights/atomic-write.js';
 import { parse } from '../parse.js';
@@ -17,7 +17,7 @@ export function explainCommand(): Command {
     .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
     .action(async (image: string, o) => {
       const t0 = performance.now();
-      const cam = await GradCam.create(o.model, { threads: o.threads });
+      const cam = await loadGradCam(o.model, { threads: o.threads });
       try {
         const t1 = performance.now();
         const e = await cam.explain(image);

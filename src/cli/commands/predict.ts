@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { Command, Option } from 'commander';
 import { expandInputs } from '../../data/expand-inputs.js';
 import { predictFiles, type FilePrediction } from '../../eval/predict-files.js';
-import { SavedModel } from '../../eval/saved-model.js';
+import { SavedModel } from '../../run/saved-model.js';
 import { parse } from '../parse.js';
 
 const csvCell = (v: unknown) =>

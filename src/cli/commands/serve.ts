@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import sharp from 'sharp';
 import { formatBytes, parseBytes } from '../../serve/errors.js';
-import { SERVE_DEFAULTS, startServer } from '../../serve/server.js';
+import { SERVE_DEFAULTS } from '../../serve/options.js';
+import { startServer } from '../../serve/server.js';
 import { parse } from '../parse.js';
 
 const bytes = (v: string): number => {

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { SEED_RECIPE, type TrainConfig } from '../../train/train-config.js';
+import { SEED_RECIPE, trainConfigSchema, type TrainConfig } from '../../run/train-config.js';
+import { SCHEDULE_NAMES } from '../../train/lr-schedule.js';
+import { RUN_FILES } from '../../run/files.js';
 import { parse } from '../parse.js';
 import { trainInTerminal } from '../train-in-terminal.js';
 
@@ -27,11 +29,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--rank <n>', 'LoRA rank r', parse.int(1), d.rank)
     .option('--alpha <x>', 'LoRA alpha (scaling alpha/r)', parse.number(0), d.alpha)
     .option('--targets <regex>', 'Conv nodes to adapt (full-match regex); default per backbone')
-    .addOption(
-      new Option('--schedule <name>', 'LR schedule')
-        .choices(['constant', 'cosine', 'step', 'linear'])
-        .default(d.schedule),
-    )
+    .addOption(new Option('--schedule <name>', 'LR schedule').choices(SCHEDULE_NAMES).default(d.schedule))
     .option('--warmup-epochs <n>', 'linear warmup epochs', parse.number(0), d.warmupEpochs)
     .option('--step-epochs <n>', "'step' schedule: epochs between decays", parse.int(1), d.stepEpochs)
     .option('--gamma <x>', "'step' schedule: decay factor", parse.number(0, 1), d.gamma)
@@ -80,49 +78,69 @@ export function addTrainOptions(cmd: Command): Command {
     );
 }
 
-type Opts = Record<string, unknown> & { jitter: number[]; split: number[] };
+/** commander's parsed options: values of unknown type until checked against the config's schema. */
+type Opts = Record<string, unknown>;
 
-export function configFromOptions(o: Opts, out: string): TrainConfig {
-  if (o.jitter.length !== 4)
-    throw new Error(`--jitter ${o.jitter.join(',')}: give four numbers brightness,contrast,saturation,hue`);
-  if (o.split.length !== 3)
-    throw new Error(`--split ${o.split.join(',')}: give three fractions train,val,test`);
-  const [brightness, contrast, saturation, hue] = o.jitter;
-  return {
-    data: o.data as string,
+/** The flag of a config field, for error messages: `weightDecay` -> `--weight-decay`. */
+function flagOf(path: readonly PropertyKey[]): string {
+  const [top, sub] = path.map(String);
+  if (top === 'augment') return sub === 'jitter' ? '--jitter' : `--${sub}`;
+  if (top === 'splitFractions') return '--split';
+  return `--${top.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * The one checked place where options become a TrainConfig. Every field of the config must be given a
+ * value here (a field without a flag does not compile), and the config's schema checks the values: a
+ * value out of range is a one-line error naming its flag.
+ */
+export function configFromOptions(o: Opts, out: unknown): TrainConfig {
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+  const [jitter, split] = [list(o.jitter), list(o.split)];
+  if (jitter.length !== 4)
+    throw new Error(`--jitter ${jitter.join(',')}: give four numbers brightness,contrast,saturation,hue`);
+  if (split.length !== 3) throw new Error(`--split ${split.join(',')}: give three fractions train,val,test`);
+  const candidate: { [K in keyof TrainConfig]-?: unknown } = {
+    data: o.data,
     out,
-    backbone: o.backbone as string,
-    weights: o.weights as string | undefined,
-    epochs: o.epochs as number,
-    batch: o.batch as number,
-    lr: o.lr as number,
-    weightDecay: o.weightDecay as number,
-    optimizer: o.optimizer as TrainConfig['optimizer'],
-    momentum: o.momentum as number,
-    rank: o.rank as number,
-    alpha: o.alpha as number,
-    targets: o.targets as string | undefined,
-    schedule: o.schedule as TrainConfig['schedule'],
-    warmupEpochs: o.warmupEpochs as number,
-    stepEpochs: o.stepEpochs as number,
-    gamma: o.gamma as number,
-    minLr: o.minLr as number,
-    patience: o.patience as number,
-    labelSmoothing: o.labelSmoothing as number,
-    classWeights: o.classWeights as number[] | undefined,
-    clipNorm: o.clipNorm as number,
+    backbone: o.backbone,
+    weights: o.weights,
+    epochs: o.epochs,
+    batch: o.batch,
+    lr: o.lr,
+    weightDecay: o.weightDecay,
+    optimizer: o.optimizer,
+    momentum: o.momentum,
+    rank: o.rank,
+    alpha: o.alpha,
+    targets: o.targets,
+    schedule: o.schedule,
+    warmupEpochs: o.warmupEpochs,
+    stepEpochs: o.stepEpochs,
+    gamma: o.gamma,
+    minLr: o.minLr,
+    patience: o.patience,
+    labelSmoothing: o.labelSmoothing,
+    classWeights: o.classWeights,
+    clipNorm: o.clipNorm,
     augment: {
-      hflip: o.hflip as number,
-      rotate: o.rotate as number,
-      jitter: { brightness, contrast, saturation, hue },
+      hflip: o.hflip,
+      rotate: o.rotate,
+      jitter: { brightness: jitter[0], contrast: jitter[1], saturation: jitter[2], hue: jitter[3] },
     },
     tta: Boolean(o.tta),
-    seed: o.seed as number,
-    threads: o.threads as number,
-    workers: o.workers as number,
-    onBadImage: o.onBadImage as TrainConfig['onBadImage'],
-    splitFractions: o.split as [number, number, number],
+    seed: o.seed,
+    threads: o.threads,
+    workers: o.workers,
+    onBadImage: o.onBadImage,
+    splitFractions: split,
   };
+  const parsed = trainConfigSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${flagOf(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
+  }
+  return parsed.data;
 }
 
 export function trainCommand(): Command {
@@ -132,14 +150,14 @@ export function trainCommand(): Command {
     .requiredOption('--out <folder>', 'run folder for the adapter, merged model, metrics and report')
     .option('--resume', 'continue the unfinished run in --out from its checkpoint')
     .action(async (o: Opts) => {
-      const config = configFromOptions(o, o.out as string);
+      const config = configFromOptions(o, o.out);
       const done = await trainInTerminal(
         config,
         Boolean(o.resume),
         'continue with the same command plus --resume',
       );
       done?.progress.log(
-        `run folder: ${config.out} (model.onnx, adapter_model.safetensors, metrics.json, report.md)`,
+        `run folder: ${config.out} (${[RUN_FILES.model, RUN_FILES.adapterWeights, RUN_FILES.metrics, RUN_FILES.report].join(', ')})`,
       );
     });
 }

@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import type { TrainConfig } from '../run/train-config.js';
+import { writeFileAtomic } from '../weights/atomic-write.js';
+import { runTrainJob } from './train-job.js';
+
+/** The sweep folder's table of results. */
+export const SWEEP_FILE = 'sweep.json';
+
+export interface SweepRow {
+  name: string;
+  valAcc: number;
+  f1: number;
+  auc: number | null;
+  bestEpoch: number;
+  trainable: number;
+  seconds: number;
+}
+
+/** The settings a sweep varies, each with the values to try. */
+export interface SweepGrid {
+  rank?: number[];
+  lr?: number[];
+  alpha?: number[];
+  schedule?: TrainConfig['schedule'][];
+  seed?: number[];
+}
+
+/** Every combination of the listed values, as named config variants ('rank=4 lr=0.001'). */
+export function sweepVariants(base: TrainConfig, grid: SweepGrid): { name: string; config: TrainConfig }[] {
+  let variants: { name: string[]; config: TrainConfig }[] = [{ name: [], config: base }];
+  for (const [key, values] of Object.entries(grid) as [keyof SweepGrid, (number | string)[] | undefined][]) {
+    if (!values) continue;
+    variants = variants.flatMap((v) =>
+      values.map((x) => ({ name: [...v.name, `${key}=${x}`], config: { ...v.config, [key]: x } })),
+    );
+  }
+  return variants.map((v) => ({ name: v.name.join(' ') || 'base', config: v.config }));
+}
+
+export function formatSweepTable(rows: SweepRow[]): string {
+  const head = ['setting', 'val acc', 'val F1', 'ROC-AUC', 'best epoch', 'trainable', 'time'];
+  const cells = rows.map((r) => [
+    r.name,
+    r.valAcc.toFixed(4),
+    r.f1.toFixed(4),
+    r.auc?.toFixed(4) ?? '-',
+    String(r.bestEpoch),
+    r.trainable.toLocaleString('en-US'),
+    `${r.seconds.toFixed(0)} s`,
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c].length)));
+  return [head, ...cells]
+    .map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  '))
+    .join('\n');
+}
+
+/**
+ * Trains every variant into its own run folder under `out` (named after its setting), one after
+ * another, and writes the rows to SWEEP_FILE in `out`. Stops early, keeping the rows so far, when
+ * `shouldStop` says so; the interrupted run can be resumed with `train --resume`.
+ */
+export async function runSweep(
+  out: string,
+  variants: { name: string; config: TrainConfig }[],
+  hooks: { log(line: string): void; shouldStop?(): boolean },
+): Promise<SweepRow[]> {
+  const rows: SweepRow[] = [];
+  for (const [k, v] of variants.entries()) {
+    const dir = join(out, v.name.replace(/[ =]/g, (ch) => (ch === ' ' ? '_' : '-')) || 'base');
+    hooks.log(`\n[${k + 1}/${variants.length}] ${v.name} -> ${dir}`);
+    const r = await runTrainJob({ ...v.config, out: dir }, { log: () => {}, shouldStop: hooks.shouldStop });
+    if (r.outcome === 'interrupted' || !r.metrics) {
+      hooks.log(`interrupted; ${dir} can be resumed with 'smoker-lora train --resume'`);
+      break;
+    }
+    const best = r.history.reduce((a, b) => (b.valAcc > a.valAcc ? b : a));
+    rows.push({
+      name: v.name,
+      valAcc: r.metrics.accuracy,
+      f1: r.metrics.f1,
+      auc: r.metrics.roc_auc,
+      bestEpoch: best.epoch,
+      trainable: r.trainable,
+      seconds: r.seconds,
+    });
+    hooks.log(formatSweepTable(rows.slice(-1)));
+  }
+  await writeFileAtomic(
+    join(out, SWEEP_FILE),
+    new TextEncoder().encode(JSON.stringify(rows, null, 2) + '\n'),
+  );
+  return rows;
+}

@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_THRESHOLD } from '../classify/classify.js';
+import type { LoraModel } from '../lora/lora-model.js';
+import type { Preprocess } from '../models/backbone.js';
+import { writeFileAtomic } from '../weights/atomic-write.js';
+import { RUN_FILES } from './files.js';
+import { trainConfigSchema, type TrainConfig } from './train-config.js';
+
+/** config.json's format. Folders written before the field existed hold the same fields: version 1. */
+export const RUN_FORMAT_VERSION = 1;
+
+const preprocessSchema = z.object({
+  size: z.tuple([z.number().int().min(1).max(8192), z.number().int().min(1).max(8192)]),
+  mean: z.tuple([z.number().finite(), z.number().finite(), z.number().finite()]),
+  std: z.tuple([
+    z.number().finite().positive(),
+    z.number().finite().positive(),
+    z.number().finite().positive(),
+  ]),
+}) satisfies z.ZodType<Preprocess>;
+
+/**
+ * What a run folder's config.json records: the training settings, plus what evaluate, predict and serve
+ * need to use the model (the adapted convs, the classes in output order, the preprocessing, the data
+ * layout found and the decision threshold).
+ */
+export const runInfoSchema = trainConfigSchema.extend({
+  version: z.literal(RUN_FORMAT_VERSION).default(RUN_FORMAT_VERSION),
+  targets: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  classes: z
+    .array(z.string().min(1))
+    .min(2)
+    .refine((c) => new Set(c).size === c.length, 'must be distinct names'),
+  preprocess: preprocessSchema,
+  layout: z.string(),
+  threshold: z.number().min(0).max(1),
+});
+
+export type RunInfo = z.infer<typeof runInfoSchema>;
+
+export function makeRunInfo(
+  c: TrainConfig,
+  data: { classes: string[]; layout: string },
+  model: LoraModel,
+): RunInfo {
+  return {
+    version: RUN_FORMAT_VERSION,
+    ...c,
+    targets: model.config.targets,
+    classes: data.classes,
+    preprocess: model.backbone.preprocess,
+    layout: data.layout,
+    threshold: DEFAULT_THRESHOLD,
+  };
+}
+
+export async function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
+  await writeFileAtomic(
+    join(dir, RUN_FILES.config),
+    new TextEncoder().encode(JSON.stringify(info, null, 2) + '\n'),
+  );
+}
+
+/**
+ * A run folder's config.json, checked field by field: a missing field, a wrong type or a value out of
+ * range is a one-line error naming the file and the field.
+ */
+export async function readRunInfo(dir: string): Promise<RunInfo> {
+  const path = join(dir, RUN_FILES.config);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(
+      `--model ${dir}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseRunInfo(raw, path);
+}
+
+/** Checks a parsed config.json (see readRunInfo); `where` names it in errors. */
+export function parseRunInfo(raw: unknown, where: string): RunInfo {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${where}: not a JSON object; pass a run folder written by 'smoker-lora train'`);
+  const version = (raw as { version?: unknown }).version;
+  if (typeof version === 'number' && version > RUN_FORMAT_VERSION)
+    throw new Error(
+      `${where}: format version ${version} is newer than this smoker-lora reads (${RUN_FORMAT_VERSION}); upgrade smoker-lora`,
+    );
+  const parsed = runInfoSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`${where}: ${describeIssues(parsed.error.issues, raw)}`);
+  return parsed.data;
+}
+
+/** The first problem as `field 'a.b[1]' ...`, with the count of the others. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
+  const [first] = issues;
+  const field = first.path
+    .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
+    .join('')
+    .slice(1);
+  const value = first.path.reduce<unknown>(
+    (v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+    raw,
+  );
+  const problem =
+    value === undefined && first.code === 'invalid_type'
+      ? 'is missing'
+      : `${first.message.replace(/^Invalid input: /, '')} (got ${JSON.stringify(value) ?? String(value)})`;
+  const more =
+    issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  return `field '${field || '(root)'}' ${problem}${more}`;
+}
