@@ -8,14 +8,12 @@
  * With --rounds N the load runs N times back to back and the RSS after each round is printed: a leak
  * shows as a climb from round to round.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
-import sharp from 'sharp';
+import { rssMb, samplePhoto, spawnServer } from './serve-child.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -43,69 +41,6 @@ const connections = Number(values.connections);
 const duration = Number(values.duration);
 const warmup = Number(values.warmup);
 
-/** The photo to send: --image, else the first validation photo of ../shared, else a synthetic JPEG. */
-async function photo(): Promise<{ bytes: Buffer; name: string }> {
-  if (values.image) return { bytes: readFileSync(values.image), name: values.image };
-  const val = join(values.shared!, 'data/smoking/Validation/Validation');
-  if (existsSync(val)) {
-    const first = readdirSync(val)
-      .filter((f) => /\.jpe?g$/i.test(f))
-      .sort()[0];
-    if (first) return { bytes: readFileSync(join(val, first)), name: join(val, first) };
-  }
-  const raw = Buffer.alloc(320 * 240 * 3, 0);
-  for (let i = 0; i < raw.length; i++) raw[i] = (i * 37 + (i >> 7)) & 255;
-  return {
-    bytes: await sharp(raw, { raw: { width: 320, height: 240, channels: 3 } })
-      .jpeg()
-      .toBuffer(),
-    name: 'synthetic 320x240 JPEG',
-  };
-}
-
-/** Resident set size of a process in MB, from /proc (Linux) or ps. */
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux: fall through
-  }
-  return NaN;
-}
-
-async function startServer() {
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const args = [
-    cli,
-    'serve',
-    '--model',
-    runDir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--max-batch',
-    values['max-batch']!,
-    '--batch-window-ms',
-    values['batch-window-ms']!,
-    '--threads',
-    values.threads!,
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const m = /on (http:\/\/127\.0\.0\.1:\d+) /.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
-  });
-  return { child, url, output: () => out };
-}
-
 interface QueueStats {
   batches: number;
   items: number;
@@ -132,8 +67,11 @@ async function run(url: string, body: Buffer, seconds: number): Promise<Result> 
   });
 }
 
-const { bytes, name } = await photo();
-const server = await startServer();
+const { bytes, name } = await samplePhoto(values.shared!, values.image);
+const server = await spawnServer(runDir, [
+  ...['--max-batch', values['max-batch']!, '--batch-window-ms', values['batch-window-ms']!],
+  ...['--threads', values.threads!],
+]);
 const pid = server.child.pid!;
 try {
   const one = await fetch(server.url + '/v1/predict', {

@@ -23,6 +23,15 @@ export function imageHeader(bytes: Buffer, where: string): Promise<ImageHeader |
   return gate.run(() => probeImage(bytes, where));
 }
 
+/** Refuses an image whose header claims more than `maxPixels` pixels. */
+export function checkPixels(header: ImageHeader, maxPixels: number, where: string): void {
+  if (header.width * header.height > maxPixels)
+    throw new ImageError(
+      'too_large',
+      `${where}: image too large (${header.width}x${header.height}, over ${maxPixels / 1e6} megapixels)`,
+    );
+}
+
 /**
  * Decodes an image file or buffer and resizes the whole image (no crop, aspect not kept) to
  * `size` = [height, width]: EXIF orientation applied, alpha flattened onto black, greyscale/CMYK/16-bit
@@ -58,11 +67,7 @@ export async function decodeResized(
   return gate.run(async () => {
     // The header read uses libvips too, so it runs inside the gate with the decode.
     const header = await probeImage(bytes, where);
-    if (header && header.width * header.height > maxPixels)
-      throw new ImageError(
-        'too_large',
-        `${where}: image too large (${header.width}x${header.height}, over ${maxPixels / 1e6} megapixels)`,
-      );
+    if (header) checkPixels(header, maxPixels, where);
     return decodePixels(bytes, size, where, maxPixels);
   });
 }

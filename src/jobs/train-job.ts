@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { checkImages } from '../data/check-images.js';
 import { discoverDataset } from '../data/dataset.js';
@@ -16,9 +16,11 @@ import { formatParamTable, summarizeParams } from '../lora/param-table.js';
 import { resolveBackbone } from '../models/resolve-backbone.js';
 import { writeReport } from '../report/report-md.js';
 import { RUN_FILES } from '../run/files.js';
+import { checkRunFolder, createRunFolder } from '../run/run-folder.js';
 import { makeRunInfo, writeRunInfo } from '../run/run-info.js';
 import { configHash, type TrainConfig } from '../run/train-config.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { estimateTrainingMemory } from '../train/memory-estimate.js';
 import { ForwardStep } from '../train/forward-step.js';
 import { historyCsv, type EpochRecord } from '../train/history.js';
 import { AdamW } from '../train/optim/adamw.js';
@@ -47,6 +49,7 @@ export interface TrainJobResult {
   trainable: number;
 }
 
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 
 function optimizerFor(c: TrainConfig): Optimizer {
@@ -78,16 +81,16 @@ export async function runTrainJob(
 
   // The run folder is checked before anything is written: a refused run leaves it as it was.
   const checkpointPath = join(c.out, RUN_FILES.checkpoint);
-  const finished = existsSync(join(c.out, RUN_FILES.model));
-  if (opts.resume && !existsSync(checkpointPath))
+  const state = checkRunFolder(c.out, c.data);
+  if (opts.resume && state !== 'unfinished')
     throw new Error(
-      `--resume: ${c.out} holds no unfinished run (no ${RUN_FILES.checkpoint})${finished ? '; that run finished' : ''}`,
+      `--resume: ${c.out} holds no unfinished run (no ${RUN_FILES.checkpoint})${state === 'finished' ? '; that run finished' : ''}`,
     );
-  if (!opts.resume && existsSync(checkpointPath))
+  if (!opts.resume && state === 'unfinished')
     throw new Error(
       `--out ${c.out}: holds an unfinished run; pass --resume to continue it, or choose another folder`,
     );
-  if (!opts.resume && finished)
+  if (!opts.resume && state === 'finished')
     throw new Error(`--out ${c.out}: holds a finished run; choose another folder or delete this one`);
 
   const backbone = await resolveBackbone(c.backbone, c.weights);
@@ -104,7 +107,17 @@ export async function runTrainJob(
       })
     : undefined;
 
-  await mkdir(c.out, { recursive: true });
+  const need = await estimateTrainingMemory(model, {
+    batch: c.batch,
+    imageSize: backbone.preprocess.size,
+    images: ds.splits.train.length + ds.splits.val.length,
+  });
+  if (need.bytes > freemem())
+    throw new Error(
+      `this run needs about ${gib(need.bytes)} GiB of memory (${gib(need.parts.activations)} of it for a batch of ${c.batch}) and ${gib(freemem())} GiB is free; lower --batch or --rank, or free memory`,
+    );
+
+  await createRunFolder(c.out);
   const info = makeRunInfo(c, ds, model);
   await writeRunInfo(c.out, info);
 

@@ -49,6 +49,7 @@ export function injectLora(
 ): LoraSite[] {
   if (!Number.isInteger(cfg.r) || cfg.r < 1)
     throw new Error(`lora: rank must be a positive integer, got ${cfg.r}`);
+  checkRank(g, cfg);
   const sites: LoraSite[] = [];
   for (const node of [...g.nodes]) {
     if (node.op !== 'Conv' || !isTarget(cfg, node.name)) continue;
@@ -102,4 +103,23 @@ export function injectLora(
     throw new Error(`lora: no Conv node matches targets ${JSON.stringify(cfg.targets)}`);
   g.sort();
   return sites;
+}
+
+/**
+ * Refuses a rank above what any target can use, before anything is allocated: B·A of a conv with
+ * `out` output channels over `in`·k·k inputs has rank at most min(out, in·k·k), so a larger r only
+ * adds parameters (and memory) that cannot change the function.
+ */
+function checkRank(g: Graph, cfg: LoraConfig): void {
+  for (const node of g.nodes) {
+    if (node.op !== 'Conv' || !isTarget(cfg, node.name)) continue;
+    const shape = g.initializers.get(node.inputs[1])?.shape;
+    if (!shape) continue;
+    const [cout, cin, kh, kw] = shape;
+    const most = Math.min(cout, cin * kh * kw);
+    if (cfg.r > most)
+      throw new Error(
+        `lora: rank ${cfg.r} is above what target '${node.name}' can use: its update is ${cout}x${cin * kh * kw}, so its rank is at most ${most}; pass --rank ${most} or less`,
+      );
+  }
 }

@@ -5,6 +5,7 @@ import { DEFAULT_THRESHOLD } from '../classify/classify.js';
 import type { LoraModel } from '../lora/lora-model.js';
 import type { Preprocess } from '../models/backbone.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
+import { describeIssue, valueAt } from './describe-issue.js';
 import { RUN_FILES } from './files.js';
 import { trainConfigSchema, type TrainConfig } from './train-config.js';
 
@@ -100,22 +101,14 @@ export function parseRunInfo(raw: unknown, where: string): RunInfo {
   return parsed.data;
 }
 
-/** The first problem as `field 'a.b[1]' ...`, with the count of the others. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
+/** The first problem as `field 'a.b[1]' must be ...`, with the count of the others. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): string {
   const [first] = issues;
   const field = first.path
     .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
     .join('')
     .slice(1);
-  const value = first.path.reduce<unknown>(
-    (v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
-    raw,
-  );
-  const problem =
-    value === undefined && first.code === 'invalid_type'
-      ? 'is missing'
-      : `${first.message.replace(/^Invalid input: /, '')} (got ${JSON.stringify(value) ?? String(value)})`;
   const more =
     issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-  return `field '${field || '(root)'}' ${problem}${more}`;
+  return `field '${field || '(root)'}' ${describeIssue(first, valueAt(raw, first.path))}${more}`;
 }

@@ -1,4 +1,6 @@
 import { createReadStream, existsSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +8,7 @@ import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerContext } from './context.js';
-import { ApiError, toApiError } from './errors.js';
+import { ApiError, oneLine, toApiError } from './errors.js';
 import { registerApi } from './routes.js';
 
 /** The files of onnxruntime-web the page needs (its single-file WebAssembly build). */
@@ -50,13 +52,35 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The API's error body, for answers written before fastify has a request (see clientErrorHandler). */
+function rawErrorResponse(status: number, code: string, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n` +
+    `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   const { opts, log } = ctx;
   const app = Fastify({
     logger: false,
     bodyLimit: opts.bodyLimit,
-    // A client that takes this long to send its request gets 408 from Node and is disconnected.
-    requestTimeout: 60_000,
+    // Errors of the HTTP parser and Node's header timeout, before any request exists: in the API's shape.
+    clientErrorHandler(err: NodeJS.ErrnoException, socket) {
+      const [status, code, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout', 'the request took too long to arrive']
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'headers_too_large', 'the request headers are too large']
+            : [400, 'bad_request', 'the request is not valid HTTP'];
+      if (socket.writable) socket.end(rawErrorResponse(status, code, message));
+      else socket.destroy();
+    },
+    // A URL fastify cannot route, such as a bad percent-encoding.
+    frameworkErrors(err, req, reply) {
+      send(reply, req, new ApiError(400, 'bad_request', `the URL is not valid (${oneLine(err.message)})`));
+    },
   });
 
   // Exact API paths and their methods, so a known path with the wrong method gets 405, not 404.
@@ -68,14 +92,48 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     methods.set(r.url, set);
   });
 
-  const send = (reply: FastifyReply, req: FastifyRequest, e: ApiError) => {
+  function send(reply: FastifyReply, req: FastifyRequest, e: ApiError) {
     log(`${new Date().toISOString()} ${e.status} ${req.method} ${req.url} ${e.code}: ${e.message}`);
     return reply
       .code(e.status)
       .headers(e.headers)
       .type('application/json; charset=utf-8')
       .send({ error: { code: e.code, message: e.message } });
-  };
+  }
+
+  // DNS rebinding: a page of another origin whose name resolves to this machine reaches the server
+  // with its own Host name. Only IP addresses, loopback names and the names allowed are answered.
+  const allowed = new Set(['localhost', ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  if (isIP(opts.host) === 0 && opts.host !== '0.0.0.0') allowed.add(opts.host.toLowerCase());
+  // Headers must arrive within the request timeout (Node checks that), and the body too (checked here:
+  // Node's own request timeout does not watch a body that a handler is reading). A client that sends
+  // too slowly gets 408 and is disconnected, so a slow sender cannot hold a connection for long.
+  app.server.headersTimeout = opts.requestTimeoutMs;
+  const bodyTimers = new WeakMap<FastifyRequest, NodeJS.Timeout>();
+  app.addHook('onRequest', async (req, reply) => {
+    const timer = setTimeout(() => {
+      if (req.raw.complete || reply.raw.headersSent) return;
+      log(`${new Date().toISOString()} 408 ${req.method} ${req.url} request_timeout`);
+      req.raw.socket.end(rawErrorResponse(408, 'request_timeout', 'the request took too long to arrive'));
+    }, opts.requestTimeoutMs);
+    bodyTimers.set(req, timer);
+    req.raw.once('end', () => clearTimeout(timer)).once('close', () => clearTimeout(timer));
+  });
+  app.addHook('onResponse', async (req) => clearTimeout(bodyTimers.get(req)));
+
+  app.addHook('onRequest', async (req, reply) => {
+    const name = hostName(req.headers.host ?? '');
+    if (isIP(name) !== 0 || allowed.has(name) || name.endsWith('.localhost')) return;
+    return send(
+      reply,
+      req,
+      new ApiError(
+        403,
+        'host_not_allowed',
+        `this server does not answer for the host name '${name}'; start it with --allowed-hosts ${name || '<name>'} to allow it`,
+      ),
+    );
+  });
   app.setErrorHandler((err, req, reply) => {
     const e = toApiError(err, { bodyLimit: opts.bodyLimit, contentType: req.headers['content-type'] });
     if (e.status >= 500 && e.code === 'internal' && process.env.SMOKER_LORA_DEBUG)
@@ -112,7 +170,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
 
   // Bodies: raw image/* as a Buffer, multipart/form-data via @fastify/multipart; nothing else.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^image\/[a-z0-9.+-]+$/i, { parseAs: 'buffer' }, (_req, body, done) =>
+  app.addContentTypeParser(/^image\/[a-z0-9.+-]+\s*(;.*)?$/i, { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
   );
   await app.register(multipart, {
@@ -141,4 +199,11 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
 
   registerApi(app, ctx);
   return app;
+}
+
+/** The name of a Host header, lower-cased, without its port or an IPv6 address's brackets. */
+function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined);
+  return h.replace(/:\d*$/, '');
 }

@@ -1,6 +1,7 @@
 import type { Explanation } from '../eval/grad-cam.js';
 import type { SavedModel } from '../run/saved-model.js';
 import type { BatchQueue } from './batch-queue.js';
+import type { UploadDecoder } from './image-input.js';
 import type { ModelFile, RunMetrics } from './inference.js';
 import type { ServeOptions } from './options.js';
 
@@ -15,6 +16,7 @@ export interface ServerContext {
   /** Absent when Grad-CAM could not be built for this model (see explainError). */
   explainQueue?: BatchQueue<Float32Array, Explanation>;
   explainError?: string;
+  decoder: UploadDecoder;
   started: number;
   log(line: string): void;
 }

@@ -16,6 +16,7 @@ export interface ErrorBody {
 
 const STATUS_CODES: Record<number, string> = {
   400: 'bad_request',
+  403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'not_acceptable',
@@ -41,13 +42,18 @@ export function toApiError(e: unknown, ctx: { bodyLimit: number; contentType?: s
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':
+      return new ApiError(
+        413,
+        'payload_too_large',
+        `the upload is larger than the server's body limit of ${formatBytes(ctx.bodyLimit)}`,
+      );
     case 'FST_PARTS_LIMIT':
     case 'FST_FILES_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return new ApiError(
         413,
-        'payload_too_large',
-        `the upload is larger than the server's body limit of ${formatBytes(ctx.bodyLimit)}`,
+        'too_many_parts',
+        `the multipart body has more ${err.code === 'FST_FILES_LIMIT' ? 'files' : err.code === 'FST_FIELDS_LIMIT' ? 'fields' : 'parts'} than the server reads; send one image file`,
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':

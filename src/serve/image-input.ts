@@ -1,9 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { decodeResized, imageHeader, toCHW } from '../data/image.js';
+import { checkPixels, type DecodedImage, decodeResized, imageHeader, toCHW } from '../data/image.js';
 import { ImageError, type ImageErrorKind } from '../data/image-error.js';
+import type { ImageHeader } from '../data/probe-image.js';
 import type { Preprocess } from '../models/backbone.js';
 import { ApiError, oneLine, unsupportedType } from './errors.js';
+import { Limiter } from './limiter.js';
 
 /**
  * The uploaded image's bytes: the first file of a multipart/form-data body, or a raw body sent with an
@@ -65,43 +67,69 @@ function apiErrorOf(e: unknown): unknown {
   return new ApiError(status, code, e.message.replace(`${WHERE}: `, ''));
 }
 
-/**
- * Decodes and resizes with the run's preprocessing (decodeResized + toCHW, exactly as training and
- * `predict` do) to one planar float32 [3,H,W] image; the pixel limit is checked on the header first, so
- * a decompression bomb costs a header read.
- */
-export async function decodeUpload(
-  bytes: Buffer,
-  preprocess: Preprocess,
-  maxPixels: number,
-): Promise<Float32Array> {
-  try {
-    const { rgb } = await decodeResized(bytes, preprocess.size, WHERE, { maxPixels });
-    return toCHW(rgb, preprocess.size, preprocess);
-  } catch (e) {
-    throw apiErrorOf(e);
-  }
-}
+/** Above this many pixels an upload decodes in the lane for large images (0.05-0.7 s each). */
+const LARGE_PIXELS = 4_000_000;
 
 /**
- * The upload as a PNG at most `maxSide` pixels on its long side (EXIF orientation applied, alpha
- * flattened as the model saw it): the image a Grad-CAM overlay is drawn on, so a 12-megapixel photo
- * costs a small overlay rather than a 12-megapixel PNG.
+ * Decodes uploads in two lanes: large images one at a time, the rest two at a time, so a stream of
+ * large uploads cannot hold back ordinary photos. A decode whose request has gone (timed out, or its
+ * client left) before its turn never starts. The pixel limit is checked on the header first, so a
+ * decompression bomb costs a header read.
  */
-export async function displayImage(bytes: Buffer, maxSide: number, maxPixels: number): Promise<Buffer> {
-  try {
-    const header = await imageHeader(bytes, WHERE);
-    if (!header) throw new ApiError(422, 'invalid_image', 'cannot read the image size');
-    const scale = Math.min(1, maxSide / Math.max(header.width, header.height));
-    const size: [number, number] = [
-      Math.max(1, Math.round(header.height * scale)),
-      Math.max(1, Math.round(header.width * scale)),
-    ];
-    const { rgb, width, height } = await decodeResized(bytes, size, WHERE, { maxPixels });
-    return await sharp(rgb, { raw: { width, height, channels: 3 } })
+export class UploadDecoder {
+  private readonly lanes = { small: new Limiter(2), large: new Limiter(1) };
+
+  constructor(private readonly maxPixels: number) {}
+
+  /** Decoded and resized as training and `predict` do it, to one planar float32 [3,H,W] image. */
+  async chw(bytes: Buffer, preprocess: Preprocess, signal?: AbortSignal): Promise<Float32Array> {
+    const { rgb } = await this.decode(bytes, () => preprocess.size, signal);
+    return toCHW(rgb, preprocess.size, preprocess);
+  }
+
+  /**
+   * The upload as a PNG at most `maxSide` pixels on its long side (EXIF orientation applied, alpha
+   * flattened as the model saw it): the image a Grad-CAM overlay is drawn on, so a 12-megapixel
+   * photo costs a small overlay rather than a 12-megapixel PNG.
+   */
+  async display(bytes: Buffer, maxSide: number, signal?: AbortSignal): Promise<Buffer> {
+    const { rgb, width, height } = await this.decode(
+      bytes,
+      (h) => {
+        const scale = Math.min(1, maxSide / Math.max(h.width, h.height));
+        return [Math.max(1, Math.round(h.height * scale)), Math.max(1, Math.round(h.width * scale))];
+      },
+      signal,
+    );
+    return sharp(rgb, { raw: { width, height, channels: 3 } })
       .png({ compressionLevel: 1 })
       .toBuffer();
-  } catch (e) {
-    throw apiErrorOf(e);
+  }
+
+  /** Waiting decodes per lane. */
+  get pending(): { small: number; large: number } {
+    return { small: this.lanes.small.pending, large: this.lanes.large.pending };
+  }
+
+  private async decode(
+    bytes: Buffer,
+    sizeFor: (header: ImageHeader) => [number, number],
+    signal?: AbortSignal,
+  ): Promise<DecodedImage> {
+    try {
+      const header = await imageHeader(bytes, WHERE);
+      if (!header) {
+        await decodeResized(bytes, [1, 1], WHERE); // for its one-line reason
+        throw new ApiError(422, 'invalid_image', 'cannot read the image size');
+      }
+      checkPixels(header, this.maxPixels, WHERE);
+      const lane = header.width * header.height > LARGE_PIXELS ? this.lanes.large : this.lanes.small;
+      return await lane.run(
+        () => decodeResized(bytes, sizeFor(header), WHERE, { maxPixels: this.maxPixels }),
+        signal,
+      );
+    } catch (e) {
+      throw apiErrorOf(e);
+    }
   }
 }

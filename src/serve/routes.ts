@@ -1,14 +1,21 @@
 import { createReadStream } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decide } from '../classify/classify.js';
 import { heatmapPng, overlayPng } from '../report/heatmap.js';
 import { QueueClosedError, QueueFullError } from './batch-queue.js';
 import { ApiError } from './errors.js';
-import { decodeUpload, displayImage, readUpload } from './image-input.js';
+import { readUpload } from './image-input.js';
 import type { ServerContext } from './context.js';
 
 const ms = (v: number) => Math.round(v * 100) / 100;
+
+/** A backbone as the API names it: 'resnet34', or an ONNX file's folder and name, never its full path. */
+export function backboneName(backbone: string): string {
+  return /\.onnx$/i.test(backbone)
+    ? `${basename(dirname(backbone))}/${basename(backbone)}`
+    : basename(backbone);
+}
 
 /**
  * Runs `work` under the per-request time limit. On expiry (or when the client goes away) the signal
@@ -82,7 +89,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/model', async () => ({
     id: modelFile.id,
     run: basename(resolve(model.dir)),
-    backbone: info.backbone,
+    backbone: backboneName(info.backbone),
     lora: { rank: info.rank, alpha: info.alpha, targets: info.targets },
     classes,
     positiveClass: positive,
@@ -123,7 +130,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     const bytes = await readUpload(req);
     return withDeadline(reply, opts.timeoutMs, async (signal) => {
       const t0 = performance.now();
-      const chw = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
+      const chw = await ctx.decoder.chw(bytes, model.preprocess, signal);
       const decode = performance.now() - t0;
       const r = await ctx.predictQueue.push(chw, signal);
       const timing = { queue: r.queueMs, decode, inference: r.runMs, total: performance.now() - t0 };
@@ -156,7 +163,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     const bytes = await readUpload(req);
     return withDeadline(reply, opts.timeoutMs, async (signal) => {
       const t0 = performance.now();
-      const chw = await decodeUpload(bytes, model.preprocess, opts.maxPixels);
+      const chw = await ctx.decoder.chw(bytes, model.preprocess, signal);
       const decode = performance.now() - t0;
       const r = await queue.push(chw, signal);
       const e = r.value;
@@ -184,7 +191,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
       const png =
         format === 'heatmap'
           ? await heatmapPng(e)
-          : await overlayPng(await displayImage(bytes, opts.overlayMaxSide, opts.maxPixels), e, alpha);
+          : await overlayPng(await ctx.decoder.display(bytes, opts.overlayMaxSide, signal), e, alpha);
       timing.render = performance.now() - t1;
       timing.total = performance.now() - t0;
       return reply

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { basename, resolve } from 'node:path';
 import type { Explanation, GradCam } from '../eval/grad-cam.js';
 import { packBatch } from '../data/pack-batch.js';
 import { loadGradCam, SavedModel } from '../run/saved-model.js';
@@ -7,7 +8,8 @@ import { buildApp } from './app.js';
 import { BatchQueue, type BatchQueueStats } from './batch-queue.js';
 import type { ServerContext } from './context.js';
 import { classProbabilities, describeModelFile, readRunMetrics } from './inference.js';
-import type { ServeOptions } from './options.js';
+import { checkServeOptions, type ServeOptions } from './options.js';
+import { UploadDecoder } from './image-input.js';
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:8080 */
@@ -22,12 +24,14 @@ export interface RunningServer {
 /** Loads the run, starts the batch queues and listens. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const { log: _log, ...checked } = checkServeOptions(options);
   const opts: ServerContext['opts'] = {
     maxPending: 1024,
     overlayMaxSide: 768,
-    ...options,
+    allowedHosts: [],
+    requestTimeoutMs: 60_000,
+    ...checked,
   };
-  if (!(opts.timeoutMs >= 1)) throw new Error(`--timeout-ms ${opts.timeoutMs} must be >= 1`);
   const [model, modelFile, metrics] = await Promise.all([
     // Batches vary in size from 1 to maxBatch: without ORT's arena the RSS stays flat (see Session).
     SavedModel.load(opts.model, { threads: opts.threads, memArena: false }),
@@ -52,7 +56,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     );
     cam = c;
   } catch (e) {
-    explainError = (e as Error).message;
+    // The reason is shown to clients: the run folder by its name only.
+    explainError = (e as Error).message.split(resolve(opts.model)).join(basename(resolve(opts.model)));
+    explainError = explainError.split(opts.model).join(basename(resolve(opts.model)));
     log(`serve: Grad-CAM is not available for this model, /v1/explain answers 501 (${explainError})`);
   }
 
@@ -64,6 +70,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     predictQueue,
     explainQueue,
     explainError,
+    decoder: new UploadDecoder(opts.maxPixels),
     started: Date.now(),
     log,
   };

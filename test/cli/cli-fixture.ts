@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,6 +119,14 @@ export async function readCheckpoint(
   const params = new Map<string, Float32Array>();
   for (const [k, t] of tensors) if (k.startsWith('param/')) params.set(k.slice(6), t.data as Float32Array);
   return { progress: JSON.parse(metadata.progress) as TrainProgress, params };
+}
+
+/** One line on stderr, exit code 1, matching `message`. */
+export function oneLineError(r: CliResult, message: RegExp): void {
+  assert.equal(r.code, 1, `exit code ${r.code}\n${r.stdout}\n${r.stderr}`);
+  const lines = linesOf(r.stderr);
+  assert.equal(lines.length, 1, `one stderr line, got:\n${r.stderr}`);
+  assert.match(lines[0], message);
 }
 
 /** The lines of a stream's text, without the final newline's empty string. */

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import {
   historyNumbers,
   linesOf,
+  oneLineError,
   readCheckpoint,
   readJson,
   readSaved,
@@ -21,14 +22,6 @@ import {
  */
 
 const ok = (r: CliResult) => assert.equal(r.code, 0, `exit code ${r.code}\n${r.stderr}`);
-
-/** One line on stderr, exit code 1, matching `message`. */
-function oneLineError(r: CliResult, message: RegExp) {
-  assert.equal(r.code, 1, `exit code ${r.code}\n${r.stdout}\n${r.stderr}`);
-  const lines = linesOf(r.stderr);
-  assert.equal(lines.length, 1, `one stderr line, got:\n${r.stderr}`);
-  assert.match(lines[0], message);
-}
 
 /** The files of a folder with their bytes, to prove a refused or failed run changed nothing. */
 function snapshot(dir: string): Map<string, Buffer> {

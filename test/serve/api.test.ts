@@ -247,7 +247,7 @@ describe('bad requests get a clear 4xx and the server keeps serving', () => {
       413,
       'image_too_large',
     );
-    assert.match(message, /^image too large \(20000x20000, over 40 megapixels\)$/);
+    assert.match(message, /^image too large \(20000x20000, over 24 megapixels\)$/);
     await expectError(
       await postFile('/v1/explain', pngHeaderClaiming(20000, 20000), 'b.png'),
       413,

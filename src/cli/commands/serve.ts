@@ -22,6 +22,12 @@ export function serveCommand(): Command {
     .requiredOption('--model <run folder>', "a folder written by 'smoker-lora train'")
     .option('--port <n>', 'port (0: any free port)', parse.int(0), d.port)
     .option('--host <address>', 'address to listen on', d.host)
+    .option(
+      '--allowed-hosts <names>',
+      'Host header names to answer besides IP addresses and localhost, e.g. detector.example.org',
+      parse.list((v: string) => v),
+      [],
+    )
     .option('--max-batch <n>', 'most images per model call', parse.int(1), d.maxBatch)
     .option(
       '--batch-window-ms <ms>',
@@ -44,12 +50,15 @@ export function serveCommand(): Command {
     )
     .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
     .action(async (o) => {
-      // Every upload is new: libvips' operation cache would only hold memory.
+      // Every upload is new: libvips' operation cache would only hold memory. One libvips thread per
+      // decode: the decode lanes, not libvips, decide how many cores decoding may take.
       sharp.cache(false);
+      sharp.concurrency(1);
       const log = (line: string) => process.stderr.write(line + '\n');
       const server = await startServer({
         model: o.model,
         host: o.host,
+        allowedHosts: o.allowedHosts,
         port: o.port,
         maxBatch: o.maxBatch,
         batchWindowMs: o.batchWindowMs,

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { SEED_RECIPE, trainConfigSchema, type TrainConfig } from '../../run/train-config.js';
 import { SCHEDULE_NAMES } from '../../train/lr-schedule.js';
+import { describeIssue, valueAt } from '../../run/describe-issue.js';
 import { RUN_FILES } from '../../run/files.js';
 import { parse } from '../parse.js';
 import { trainInTerminal } from '../train-in-terminal.js';
@@ -138,7 +139,7 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
   const parsed = trainConfigSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${flagOf(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
+    throw new Error(`${flagOf(issue.path)}: ${describeIssue(issue, valueAt(candidate, issue.path))}`);
   }
   return parsed.data;
 }
