@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { cvCommand } from './commands/cv.js';
 import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { explainCommand } from './commands/explain.js';
@@ -17,6 +18,7 @@ const program = new Command('smoker-lora')
   .addCommand(explainCommand())
   .addCommand(serveCommand())
   .addCommand(sweepCommand())
+  .addCommand(cvCommand())
   .addCommand(demoCommand());
 
 // A reader that has read enough (`smoker-lora predict photos | head`) closes the pipe: stop quietly.

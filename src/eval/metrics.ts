@@ -1,5 +1,6 @@
 import { type ClassScores, classScores } from './class-scores.js';
 import { type ConfusionMatrix, confusionMatrix } from './confusion.js';
+import { type Calibration, calibration } from './calibration.js';
 import { type RocCurve, rocAuc, rocCurve } from './roc.js';
 
 export interface MetricsOptions {
@@ -32,6 +33,10 @@ export interface Metrics {
   /** Null when the labels hold a single class, where ROC is undefined. */
   roc_auc: number | null;
   roc: RocCurve | null;
+  /** Reliability of P(positive): the calibration curve's bins and the expected calibration error. */
+  calibration: Calibration;
+  /** Mean cross-entropy of the labels under P(positive) (scikit-learn's log_loss, clipped at 1e-15). */
+  log_loss: number;
   /** Why any number above is a convention rather than a measurement (e.g. a 0/0 set to 0). */
   notes: string[];
 }
@@ -68,6 +73,8 @@ export function computeMetrics(
     },
     roc_auc: auc,
     roc: rocCurve(labels, probs),
+    calibration: calibration(labels, probs),
+    log_loss: logLoss(labels, probs),
     notes,
   };
 }
@@ -78,4 +85,13 @@ function checkClasses(classes: string[]): [string, string] {
       `metrics: need two distinct class names [negative, positive], got ${JSON.stringify(classes)}`,
     );
   return [classes[0], classes[1]];
+}
+
+function logLoss(labels: ArrayLike<number>, probs: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const p = Math.min(Math.max(probs[i], 1e-15), 1 - 1e-15);
+    sum -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
+  }
+  return sum / labels.length;
 }

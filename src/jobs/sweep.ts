@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { TrainConfig } from '../run/train-config.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
+import { type CvOptions, type CvSummary, runCv } from './cv.js';
 import { runTrainJob } from './train-job.js';
 
 /** The sweep folder's table of results. */
@@ -35,6 +36,54 @@ export function sweepVariants(base: TrainConfig, grid: SweepGrid): { name: strin
     );
   }
   return variants.map((v) => ({ name: v.name.join(' ') || 'base', config: v.config }));
+}
+
+/** A CV sweep's row: the variant and its cross-validation summary. */
+export interface CvSweepRow {
+  name: string;
+  summary: CvSummary;
+}
+
+/** Cross-validates every variant with the same folds (finished folds are read back, not trained again). */
+export async function runCvSweep(
+  out: string,
+  variants: { name: string; config: TrainConfig }[],
+  cv: CvOptions,
+  hooks: { log(line: string): void; shouldStop?(): boolean },
+): Promise<CvSweepRow[]> {
+  const rows: CvSweepRow[] = [];
+  for (const [k, v] of variants.entries()) {
+    hooks.log(`\n[${k + 1}/${variants.length}] ${v.name}`);
+    rows.push({ name: v.name, summary: await runCv({ ...v.config, out }, cv, hooks) });
+    hooks.log(formatCvSweepTable(rows.slice(-1)));
+  }
+  await writeFileAtomic(
+    join(out, SWEEP_FILE),
+    new TextEncoder().encode(JSON.stringify(rows, null, 2) + '\n'),
+  );
+  return rows;
+}
+
+export function formatCvSweepTable(rows: CvSweepRow[]): string {
+  const pm = (m: number, sd: number, scale = 1, digits = 4) =>
+    `${(scale * m).toFixed(digits)} ± ${(scale * sd).toFixed(digits)}`;
+  const head = ['setting', 'CV accuracy %', 'F1', 'ROC-AUC', 'log-loss', 'peak epoch', 'time'];
+  const cells = rows.map(({ name, summary: s }) => {
+    const peak = s.byEpoch.reduce((a, b) => (b.accuracy >= a.accuracy ? b : a));
+    return [
+      name,
+      pm(s.accuracy.mean, s.accuracy.sd, 100, 2),
+      pm(s.f1.mean, s.f1.sd),
+      pm(s.rocAuc.mean, s.rocAuc.sd),
+      pm(s.logLoss.mean, s.logLoss.sd),
+      String(peak.epoch),
+      `${(s.seconds / 60).toFixed(1)} min`,
+    ];
+  });
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c].length)));
+  return [head, ...cells]
+    .map((r) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  '))
+    .join('\n');
 }
 
 export function formatSweepTable(rows: SweepRow[]): string {
@@ -73,7 +122,7 @@ export async function runSweep(
       hooks.log(`interrupted; ${dir} can be resumed with 'smoker-lora train --resume'`);
       break;
     }
-    const best = r.history.reduce((a, b) => (b.valAcc > a.valAcc ? b : a));
+    const best = r.history.reduce((a, b) => ((b.valAcc ?? 0) > (a.valAcc ?? 0) ? b : a));
     rows.push({
       name: v.name,
       valAcc: r.metrics.accuracy,

@@ -1,11 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
+import { positiveProbabilities } from '../classify/classify.js';
 import { checkImages } from '../data/check-images.js';
 import { discoverDataset } from '../data/dataset.js';
 import { BatchLoader } from '../data/loader.js';
+import type { Sample } from '../data/sample.js';
 import { formatSplitCounts } from '../data/split-counts.js';
-import { positiveProbabilities } from '../classify/classify.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights, saveAdapter } from '../lora/adapter-files.js';
@@ -20,13 +21,13 @@ import { checkRunFolder, createRunFolder } from '../run/run-folder.js';
 import { makeRunInfo, writeRunInfo } from '../run/run-info.js';
 import { configHash, type TrainConfig } from '../run/train-config.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import { estimateTrainingMemory } from '../train/memory-estimate.js';
 import { ForwardStep } from '../train/forward-step.js';
 import { historyCsv, type EpochRecord } from '../train/history.js';
+import { estimateTrainingMemory } from '../train/memory-estimate.js';
 import { AdamW } from '../train/optim/adamw.js';
 import type { Optimizer } from '../train/optim/optimizer.js';
 import { SGD } from '../train/optim/sgd.js';
-import { predict } from '../train/predict.js';
+import { predict, type Predictions } from '../train/predict.js';
 import { runTraining, type StepInfo, type TrainOutcome } from '../train/trainer.js';
 import { TrainStep } from '../train/train-step.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
@@ -38,11 +39,22 @@ export interface JobHooks {
   shouldStop?(): boolean;
 }
 
+export interface TrainJobOptions {
+  /** Continue the unfinished run in the run folder. */
+  resume?: boolean;
+  /** Train on these samples and validate on those (cross-validation folds), not the data's own split. */
+  splits?: { train: Sample[]; val: Sample[]; layout: string };
+  /** A paragraph for the report on how the recipe was chosen. */
+  recipeNote?: string;
+}
+
 export interface TrainJobResult {
   outcome: TrainOutcome['status'];
   history: EpochRecord[];
-  /** Validation metrics of the best epoch's model (absent when interrupted before any epoch ended). */
+  /** Validation metrics of the kept model (absent without validation, or when interrupted early). */
   metrics?: Metrics;
+  /** The kept model's validation predictions, in the order of its validation samples. */
+  validation?: Predictions;
   seconds: number;
   dataWait: number;
   /** Trainable parameters (adapters and head). */
@@ -51,6 +63,7 @@ export interface TrainJobResult {
 
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+const score = (v: number | null) => (v === null ? '-' : v.toFixed(4));
 
 function optimizerFor(c: TrainConfig): Optimizer {
   return c.optimizer === 'sgd'
@@ -58,26 +71,42 @@ function optimizerFor(c: TrainConfig): Optimizer {
     : new AdamW({ weightDecay: c.weightDecay });
 }
 
-/**
- * The main job: find the data, build backbone + LoRA, train with best-on-validation checkpoints, then
- * write the merged ONNX model, metrics, history, plots and report into the run folder.
- */
-export async function runTrainJob(
-  c: TrainConfig,
-  hooks: JobHooks,
-  opts: { resume?: boolean } = {},
-): Promise<TrainJobResult> {
-  const started = performance.now();
+/** The images to train and validate on: a given split, every labelled image, or the data's own split. */
+function splitsOf(c: TrainConfig, o: TrainJobOptions) {
   const ds = discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions });
-  hooks.log(`data: ${ds.layout}\n${formatSplitCounts(ds)}`);
   if (ds.classes.length !== 2)
     throw new Error(
       `--data ${c.data}: found ${ds.classes.length} classes (${ds.classes.join(', ')}); smoker-lora trains a two-class detector`,
     );
+  if (o.splits) return { classes: ds.classes, ...o.splits };
+  if (c.allLabelled)
+    return {
+      classes: ds.classes,
+      train: [...ds.splits.train, ...ds.splits.val].sort((a, b) => (a.path < b.path ? -1 : 1)),
+      val: [],
+      layout: `${ds.layout}; training and validation images pooled (--all-labelled)`,
+    };
   if (ds.splits.val.length === 0)
     throw new Error(
-      `--data ${c.data}: no validation images; add a Validation folder or pass one unsplit folder to split`,
+      `--data ${c.data}: no validation images; add a Validation folder, pass one unsplit folder to split, or train on all of it with --all-labelled`,
     );
+  return { classes: ds.classes, train: ds.splits.train, val: ds.splits.val, layout: ds.layout };
+}
+
+/**
+ * The main job: find the data, build backbone + LoRA, train (keeping the best epoch on validation, or
+ * the last), then write the merged ONNX model, metrics, history, plots and report into the run folder.
+ */
+export async function runTrainJob(
+  c: TrainConfig,
+  hooks: JobHooks,
+  opts: TrainJobOptions = {},
+): Promise<TrainJobResult> {
+  const started = performance.now();
+  const data = splitsOf(c, opts);
+  hooks.log(`data: ${data.layout}`);
+  if (!opts.splits && !c.allLabelled)
+    hooks.log(formatSplitCounts(discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions })));
 
   // The run folder is checked before anything is written: a refused run leaves it as it was.
   const checkpointPath = join(c.out, RUN_FILES.checkpoint);
@@ -93,11 +122,11 @@ export async function runTrainJob(
   if (!opts.resume && state === 'finished')
     throw new Error(`--out ${c.out}: holds a finished run; choose another folder or delete this one`);
 
-  const backbone = await resolveBackbone(c.backbone, c.weights);
+  const backbone = await resolveBackbone(c.backbone, c.weights, c.imageSize);
   const model = addLora(
     backbone,
-    { r: c.rank, alpha: c.alpha, targets: c.targets ?? defaultTargets(backbone) },
-    { numClasses: ds.classes.length, seed: c.seed },
+    { r: c.rank, alpha: c.alpha, targets: c.targets ?? defaultTargets(backbone), rslora: c.rslora },
+    { numClasses: data.classes.length, seed: c.seed },
   );
   hooks.log(formatParamTable(model));
   const { trainable } = summarizeParams(model);
@@ -106,11 +135,10 @@ export async function runTrainJob(
         throw new Error(`--resume: ${(e as Error).message}`);
       })
     : undefined;
-
   const need = await estimateTrainingMemory(model, {
     batch: c.batch,
     imageSize: backbone.preprocess.size,
-    images: ds.splits.train.length + ds.splits.val.length,
+    images: data.train.length + data.val.length,
   });
   if (need.bytes > freemem())
     throw new Error(
@@ -118,24 +146,27 @@ export async function runTrainJob(
     );
 
   await createRunFolder(c.out);
-  const info = makeRunInfo(c, ds, model);
+  const info = makeRunInfo(c, { classes: data.classes, layout: data.layout }, model);
   await writeRunInfo(c.out, info);
 
   const size = backbone.preprocess.size;
   const [trainImgs, valImgs] = [
-    await checkImages(ds.splits.train, { onBadImage: c.onBadImage, size }),
-    await checkImages(ds.splits.val, { onBadImage: c.onBadImage, size }),
+    await checkImages(data.train, { onBadImage: c.onBadImage, size }),
+    await checkImages(data.val, { onBadImage: c.onBadImage, size }),
   ];
   for (const s of [...trainImgs.skipped, ...valImgs.skipped]) hooks.log(`skipped ${s.path}: ${s.reason}`);
   const common = { preprocess: backbone.preprocess, batchSize: c.batch, seed: c.seed, workers: c.workers };
   const train = await BatchLoader.open({
     ...common,
-    samples: ds.splits.train,
+    samples: data.train,
     checked: trainImgs,
     augment: c.augment,
     shuffle: true,
   });
-  const val = await BatchLoader.open({ ...common, samples: ds.splits.val, checked: valImgs });
+  const val =
+    data.val.length > 0
+      ? await BatchLoader.open({ ...common, samples: data.val, checked: valImgs })
+      : undefined;
   const step = await TrainStep.compile(model, {
     threads: c.threads,
     labelSmoothing: c.labelSmoothing,
@@ -160,16 +191,20 @@ export async function runTrainJob(
         tta: c.tta,
         checkpointPath,
         configHash: configHash(c),
+        keep: val ? c.keep : 'last',
+        ema: c.ema,
+        swaEpochs: c.swaEpochs,
+        lpEpochs: c.lpEpochs,
       },
       {
         onStep: hooks.onStep,
         shouldStop: hooks.shouldStop,
-        async onEpoch(r, improved) {
+        async onEpoch(r, keep) {
           hooks.onEpochEnd?.();
           hooks.log(
-            `epoch ${r.epoch}/${c.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAcc.toFixed(4)} | val loss ${r.valLoss.toFixed(4)} acc ${r.valAcc.toFixed(4)}${improved ? ' *best' : ''} | ${r.seconds.toFixed(1)} s, data wait ${(100 * r.dataWait).toFixed(1)}%`,
+            `epoch ${r.epoch}/${c.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAcc.toFixed(4)} | val loss ${score(r.valLoss)} acc ${score(r.valAcc)}${keep && val && c.keep === 'best' ? ' *best' : ''} | ${r.seconds.toFixed(1)} s, data wait ${(100 * r.dataWait).toFixed(1)}%`,
           );
-          if (improved) await saveAdapter(c.out, model);
+          if (keep) await saveAdapter(c.out, model);
         },
       },
       resume,
@@ -183,25 +218,31 @@ export async function runTrainJob(
     if (outcome.status === 'interrupted')
       return { outcome: outcome.status, history, seconds, dataWait, trainable };
 
-    // The run folder's model is the best epoch's: reload its adapter, merge, and measure it on validation.
+    // The run folder's model is the kept epoch's: reload its adapter, merge, and measure it on validation.
     await loadAdapterWeights(c.out, model);
     await writeFileAtomic(join(c.out, RUN_FILES.model), toOnnxBytes(mergeLora(model)));
-    const pred = await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: c.tta });
-    const metrics = computeMetrics(pred.labels, positiveProbabilities(pred.probs, pred.numClasses), {
-      classes: ds.classes,
-      split: 'validation',
-    });
+    const validation = val
+      ? await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: c.tta })
+      : undefined;
+    const metrics =
+      validation &&
+      computeMetrics(validation.labels, positiveProbabilities(validation.probs, validation.numClasses), {
+        classes: data.classes,
+        split: 'validation',
+        threshold: c.threshold,
+      });
     await writeReport(c.out, {
       metrics,
       history,
       config: info,
       paramSummary: summarizeParams(model),
       timing: { total: seconds, training: trainSeconds },
+      note: opts.recipeNote,
     });
-    // Finished: the best model is saved, so the resumable state has served its purpose.
+    // Finished: the kept model is saved, so the resumable state has served its purpose.
     await rm(checkpointPath, { force: true });
-    return { outcome: outcome.status, history, metrics, seconds, dataWait, trainable };
+    return { outcome: outcome.status, history, metrics, validation, seconds, dataWait, trainable };
   } finally {
-    await Promise.all([train.close(), val.close(), step.release(), forward.release()]);
+    await Promise.all([train.close(), val?.close(), step.release(), forward.release()]);
   }
 }

@@ -25,6 +25,7 @@ export interface AdapterConfig {
   bias: 'none';
   fan_in_fan_out: false;
   init_lora_weights: true;
+  use_rslora: boolean;
   num_classes: number;
 }
 
@@ -40,12 +41,13 @@ export function adapterConfig(model: LoraModel): AdapterConfig {
     bias: 'none',
     fan_in_fan_out: false,
     init_lora_weights: true,
+    use_rslora: Boolean(model.config.rslora),
     num_classes: model.numClasses,
   };
 }
 
 export function loraConfigOf(c: AdapterConfig): LoraConfig {
-  return { r: c.r, alpha: c.lora_alpha, targets: c.target_modules };
+  return { r: c.r, alpha: c.lora_alpha, targets: c.target_modules, rslora: c.use_rslora === true };
 }
 
 /** Writes adapter_config.json and adapter_model.safetensors (adapters and head) into `dir`, atomically. */

@@ -9,10 +9,12 @@ export interface LoraConfig {
    * (PEFT's rule for a string); an array lists names that match exactly or as a dotted suffix.
    */
   targets: string | string[];
+  /** rsLoRA (PEFT's `use_rslora`): scale by alpha/√r, which keeps the update's size as r grows. */
+  rslora?: boolean;
 }
 
 export function loraScaling(cfg: LoraConfig): number {
-  return cfg.alpha / cfg.r;
+  return cfg.alpha / (cfg.rslora ? Math.sqrt(cfg.r) : cfg.r);
 }
 
 /** PEFT's target matching rule, applied to graph node names (torchvision module paths for ResNet). */

@@ -22,15 +22,38 @@ function delta(model: LoraModel, site: LoraModel['sites'][number]): Float64Array
   return out;
 }
 
-function shiftWeights(g: Graph, model: LoraModel, sign: 1 | -1): void {
-  for (const site of model.sites) {
+/** W + sign × the mean of the models' B·A·scale, summed in float64: one model's delta, or a soup's. */
+function shiftWeights(g: Graph, models: readonly LoraModel[], sign: 1 | -1): void {
+  for (const site of models[0].sites) {
     const node = g.node(site.node);
     const w = g.initializers.get(node.inputs[1]) as Tensor<'float32'>;
-    const d = delta(model, site);
+    const sum = new Float64Array(w.data.length);
+    for (const m of models) {
+      const d = delta(
+        m,
+        m.sites.find((s) => s.node === site.node)!,
+      );
+      for (let i = 0; i < sum.length; i++) sum[i] += d[i];
+    }
     const data = new Float32Array(w.data.length);
-    for (let i = 0; i < data.length; i++) data[i] = w.data[i] + sign * d[i];
+    for (let i = 0; i < data.length; i++) data[i] = w.data[i] + sign * (sum[i] / models.length);
     g.initializers.set(node.inputs[1], { dtype: 'float32', shape: [...w.shape], data });
   }
+}
+
+/** The mean of the models' values of one trainable (the value itself for one model). */
+function meanParam(models: readonly LoraModel[], name: string): Tensor<'float32'> {
+  const first = models[0].params.get(name)!;
+  const sum = new Float64Array(first.data.length);
+  for (const m of models) {
+    const v = m.params.get(name)!.data;
+    for (let i = 0; i < sum.length; i++) sum[i] += v[i];
+  }
+  return {
+    dtype: 'float32',
+    shape: [...first.shape],
+    data: Float32Array.from(sum, (v) => v / models.length),
+  };
 }
 
 /**
@@ -38,14 +61,29 @@ function shiftWeights(g: Graph, model: LoraModel, sign: 1 | -1): void {
  * `input -> logits` graph with no LoRA nodes, ready for any ONNX runtime.
  */
 export function mergeLora(model: LoraModel): Graph {
-  const g = model.backbone.graph.clone();
-  shiftWeights(g, model, 1);
-  const w = g.constant(model.params.get(HEAD_WEIGHT)!, HEAD_WEIGHT);
-  const b = g.constant(model.params.get(HEAD_BIAS)!, HEAD_BIAS);
+  return mergeSoup([model]);
+}
+
+/**
+ * A model soup of LoRA runs on one backbone with one LoRA config (say, the models of the folds of a
+ * cross-validation): each adapted conv gets W + the mean of the runs' merged updates B·A·scale (the
+ * deltas are averaged, not A and B apart, whose product would not be the mean), and the head is the
+ * mean of the heads. One plain model, as cheap to run as any one of them.
+ */
+export function mergeSoup(models: readonly LoraModel[]): Graph {
+  if (models.length === 0) throw new Error('soup: no models');
+  const [first] = models;
+  const sites = (m: LoraModel) => m.sites.map((s) => `${s.node}:${s.shapeA}:${s.shapeB}`).join();
+  if (models.some((m) => m.backbone !== first.backbone || sites(m) !== sites(first)))
+    throw new Error('soup: the models must share one backbone and one LoRA configuration');
+  const g = first.backbone.graph.clone();
+  shiftWeights(g, models, 1);
+  const w = g.constant(meanParam(models, HEAD_WEIGHT), HEAD_WEIGHT);
+  const b = g.constant(meanParam(models, HEAD_BIAS), HEAD_BIAS);
   g.add('Gemm', ['features', w, b], { name: 'fc', outputs: ['logits'], attrs: { transB: attr.int(1) } });
   g.outputs = [
-    { name: 'logits', dtype: 'float32', shape: ['N', model.numClasses] },
-    { name: 'features', dtype: 'float32', shape: ['N', model.backbone.featureDim] },
+    { name: 'logits', dtype: 'float32', shape: ['N', first.numClasses] },
+    { name: 'features', dtype: 'float32', shape: ['N', first.backbone.featureDim] },
   ];
   return g;
 }
@@ -53,7 +91,7 @@ export function mergeLora(model: LoraModel): Graph {
 /** Undoes `mergeLora` on the backbone part: W - B·A·alpha/r, returning the base `input -> features` graph. */
 export function unmergeLora(merged: Graph, model: LoraModel): Graph {
   const g = merged.clone();
-  shiftWeights(g, model, -1);
+  shiftWeights(g, [model], -1);
   g.outputs = g.outputs.filter((o) => o.name === 'features');
   g.prune();
   return g;

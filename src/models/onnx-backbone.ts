@@ -11,6 +11,8 @@ export interface OnnxBackboneOptions {
   /** The value to use as features; default: an output named 'features', else the classifier's input. */
   featureOutput?: string;
   preprocess?: Preprocess;
+  /** Run the CNN at this input [height, width] instead of the file's (it must be fully convolutional). */
+  imageSize?: [number, number];
 }
 
 /**
@@ -68,7 +70,8 @@ export async function loadOnnxBackbone(path: string, opts: OnnxBackboneOptions =
   const stray = g.nodes.flatMap((n) => n.inputs).find((i) => i && !isAvailable(g, i));
   if (stray) throw new Error(`${path}: the features need '${stray}', which is not the image input`);
 
-  const [h, w] = image.shape.slice(2).map((d) => (typeof d === 'number' ? d : 224));
+  const [h, w] = opts.imageSize ?? image.shape.slice(2).map((d) => (typeof d === 'number' ? d : 224));
+  image.shape = ['N', 3, h, w];
   const shape = await probeShape(g, feature, [2, 3, h, w], path);
   let out = feature;
   if (feature === 'features' && shape.length !== 2) out = renameValue(g, 'features', g.fresh('features.raw'));

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../weights/atomic-write.js';
 import { confusionHeatmapSvg } from './plots/confusion-heatmap.js';
 import { svgToPng } from './plots/rasterize.js';
 import type { EpochRecord } from '../train/history.js';
+import { reliabilitySvg } from './plots/reliability.js';
 import { rocCurveSvg } from './plots/roc-curve.js';
 import { trainingCurvesSvg } from './plots/training-curves.js';
 
@@ -15,20 +16,24 @@ export interface RenderedPlot {
 }
 
 /**
- * Writes the PNG plots that the inputs allow into `dir` (which must exist): the confusion
- * matrix always, the ROC curve when both classes are present, training curves when there is a
- * history.
+ * Writes the PNG plots that the inputs allow into `dir` (which must exist): with metrics the
+ * confusion matrix, the reliability diagram and the ROC curve when both classes are present;
+ * training curves when there is a history.
  */
 export async function renderPlots(
   dir: string,
-  metrics: Metrics,
+  metrics?: Metrics,
   history?: readonly EpochRecord[],
 ): Promise<RenderedPlot[]> {
-  const plots: (RenderedPlot & { svg: () => string })[] = [
-    { file: RUN_FILES.confusionPlot, title: 'Confusion matrix', svg: () => confusionHeatmapSvg(metrics) },
-  ];
-  if (metrics.roc !== null)
-    plots.push({ file: RUN_FILES.rocPlot, title: 'ROC curve', svg: () => rocCurveSvg(metrics) });
+  const plots: (RenderedPlot & { svg: () => string })[] = [];
+  if (metrics) {
+    plots.push(
+      { file: RUN_FILES.confusionPlot, title: 'Confusion matrix', svg: () => confusionHeatmapSvg(metrics) },
+      { file: RUN_FILES.reliabilityPlot, title: 'Reliability diagram', svg: () => reliabilitySvg(metrics) },
+    );
+    if (metrics.roc !== null)
+      plots.push({ file: RUN_FILES.rocPlot, title: 'ROC curve', svg: () => rocCurveSvg(metrics) });
+  }
   if (history && history.length > 0)
     plots.push({
       file: RUN_FILES.curvesPlot,

@@ -11,7 +11,8 @@ import type { EpochRecord } from '../train/history.js';
 import { type RenderedPlot, renderPlots } from './render-plots.js';
 
 export interface ReportInput {
-  metrics: Metrics;
+  /** Held-out metrics; a run trained on every labelled image has none. */
+  metrics?: Metrics;
   /** Per-epoch training record; without it the report has no training section. */
   history?: readonly EpochRecord[];
   /** The hyperparameters and settings of the run; nested objects become dotted keys. */
@@ -19,11 +20,14 @@ export interface ReportInput {
   paramSummary?: ParamSummary;
   /** Wall-clock seconds per phase, e.g. `{ training: 812, evaluation: 9.5 }`. */
   timing?: Record<string, number>;
+  /** How the recipe was chosen, as a paragraph under its own heading. */
+  note?: string;
 }
 
 export interface ReportFiles {
   report: string;
-  metrics: string;
+  /** Absent without metrics. */
+  metrics?: string;
   plots: string[];
 }
 
@@ -35,11 +39,12 @@ export interface ReportFiles {
 export async function writeReport(dir: string, input: ReportInput): Promise<ReportFiles> {
   await mkdir(dir, { recursive: true });
   const plots = await renderPlots(dir, input.metrics, input.history);
-  const files = { report: join(dir, RUN_FILES.report), metrics: join(dir, RUN_FILES.metrics) };
+  const report = join(dir, RUN_FILES.report);
+  const metrics = input.metrics ? join(dir, RUN_FILES.metrics) : undefined;
   // JSON has no Infinity: the ROC curve's first threshold (above every score) is written as null.
-  await writeFileAtomic(files.metrics, utf8(`${JSON.stringify(input.metrics, null, 2)}\n`));
-  await writeFileAtomic(files.report, utf8(reportMarkdown(input, plots)));
-  return { ...files, plots: plots.map((p) => join(dir, p.file)) };
+  if (metrics) await writeFileAtomic(metrics, utf8(`${JSON.stringify(input.metrics, null, 2)}\n`));
+  await writeFileAtomic(report, utf8(reportMarkdown(input, plots)));
+  return { report, metrics, plots: plots.map((p) => join(dir, p.file)) };
 }
 
 /** The report's Markdown, linking `plots` by their file names (relative to report.md). */
@@ -48,15 +53,17 @@ export function reportMarkdown(input: ReportInput, plots: RenderedPlot[]): strin
   const image = (file: string) => plots.filter((p) => p.file === file).map((p) => `![${p.title}](${p.file})`);
   const sections = [
     ['# Smoking detection report'],
-    measuredSection(m),
-    metricsSection(m),
-    [...confusionSection(m), ...image(RUN_FILES.confusionPlot)],
-    m.roc === null ? [] : ['## ROC curve', ...image(RUN_FILES.rocPlot)],
+    input.note ? ['## How the recipe was chosen', input.note] : [],
+    m ? measuredSection(m) : ['## How it was measured', NO_HELD_OUT],
+    m ? metricsSection(m) : [],
+    m ? [...confusionSection(m), ...image(RUN_FILES.confusionPlot)] : [],
+    m?.roc ? ['## ROC curve', ...image(RUN_FILES.rocPlot)] : [],
+    m ? [...calibrationSection(m), ...image(RUN_FILES.reliabilityPlot)] : [],
     input.history?.length ? [...historySection(input.history), ...image(RUN_FILES.curvesPlot)] : [],
     ['## Configuration', markdownTable(['setting', 'value'], flattenConfig(input.config))],
     input.paramSummary ? paramSection(input.paramSummary) : [],
     input.timing ? timingSection(input.timing) : [],
-    m.notes.length > 0 ? ['## Notes', m.notes.map((n) => `- ${n}`).join('\n')] : [],
+    m && m.notes.length > 0 ? ['## Notes', m.notes.map((n) => `- ${n}`).join('\n')] : [],
   ];
   return `${sections
     .filter((s) => s.length > 0)
@@ -116,16 +123,28 @@ function confusionSection(m: Metrics): string[] {
   ];
 }
 
+const NO_HELD_OUT =
+  'The model was trained on every labelled image, so no image is left to measure it on here. Its expected accuracy is the cross-validation estimate of its recipe.';
+
+function calibrationSection(m: Metrics): string[] {
+  return [
+    '## Calibration',
+    `Expected calibration error ${f(m.calibration.ece)} over ${m.calibration.bins.length} equal-width bins of P(${m.positive_class}): the mean gap between the predicted probability and the observed share of ${m.positive_class}, weighted by the images in each bin.`,
+  ];
+}
+
+const maybe = (v: number | null) => (v === null || !Number.isFinite(v) ? '-' : f(v));
+
 function historySection(history: readonly EpochRecord[]): string[] {
   const total = history.reduce((s, r) => s + r.seconds, 0);
-  const scored = history.filter((r) => Number.isFinite(r.valLoss));
+  const scored = history.filter((r): r is EpochRecord & { valLoss: number } => Number.isFinite(r.valLoss));
   const best = scored.length > 0 ? scored.reduce((a, b) => (b.valLoss < a.valLoss ? b : a)) : undefined;
   const rows = history.map((r) => [
     String(r.epoch),
     f(r.trainLoss),
-    f(r.valLoss),
+    maybe(r.valLoss),
     f(r.trainAcc),
-    f(r.valAcc),
+    maybe(r.valAcc),
     String(Number(r.lr.toPrecision(3))),
     r.seconds.toFixed(1),
   ]);

@@ -16,5 +16,6 @@ export const RUN_FILES = {
   report: 'report.md',
   confusionPlot: 'confusion-matrix.png',
   rocPlot: 'roc-curve.png',
+  reliabilityPlot: 'reliability.png',
   curvesPlot: 'training-curves.png',
 } as const;

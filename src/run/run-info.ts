@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_THRESHOLD } from '../classify/classify.js';
 import type { LoraModel } from '../lora/lora-model.js';
 import type { Preprocess } from '../models/backbone.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
@@ -36,7 +35,6 @@ export const runInfoSchema = trainConfigSchema.extend({
     .refine((c) => new Set(c).size === c.length, 'must be distinct names'),
   preprocess: preprocessSchema,
   layout: z.string(),
-  threshold: z.number().min(0).max(1),
 });
 
 export type RunInfo = z.infer<typeof runInfoSchema>;
@@ -53,7 +51,6 @@ export function makeRunInfo(
     classes: data.classes,
     preprocess: model.backbone.preprocess,
     layout: data.layout,
-    threshold: DEFAULT_THRESHOLD,
   };
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SEED_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { DEFAULT_SPLIT_FRACTIONS } from '../data/dataset.js';
 import { SCHEDULE_NAMES } from '../train/lr-schedule.js';
+import { DEFAULT_THRESHOLD } from '../classify/classify.js';
 
 const finite = () => z.number().finite();
 const nonNegative = () => finite().min(0);
@@ -56,6 +57,23 @@ export const trainConfigSchema = z.object({
   workers: count(1, 64),
   onBadImage: z.enum(['skip', 'fail']),
   splitFractions: z.tuple([nonNegative(), nonNegative(), nonNegative()]),
+  // Added after the first release, so older run folders read with the seed's values.
+  /** Which epoch the run keeps: the best on validation or the last. */
+  keep: z.enum(['best', 'last']).default('best'),
+  /** Train on every labelled image (training and validation), with no validation: the final fit. */
+  allLabelled: z.boolean().default(false),
+  /** The input [height, width]; default: the backbone's. */
+  imageSize: z.tuple([count(32, 1024), count(32, 1024)]).optional(),
+  /** Decay of an exponential moving average of the trainables (0: off). */
+  ema: z.number().min(0).lt(1).default(0),
+  /** Stochastic weight averaging over the last this many epochs (0: off). */
+  swaEpochs: count(0, 100_000).default(0),
+  /** Head-only epochs before LoRA trains too (LP-FT; 0: off). */
+  lpEpochs: count(0, 100_000).default(0),
+  /** rsLoRA: scale the update by alpha/√r instead of alpha/r. */
+  rslora: z.boolean().default(false),
+  /** The run's decision threshold on P(positive class); every release wrote it, so it has no default. */
+  threshold: z.number().min(0).max(1),
 });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
@@ -84,6 +102,13 @@ export const SEED_RECIPE = {
   seed: 42,
   onBadImage: 'fail',
   splitFractions: DEFAULT_SPLIT_FRACTIONS,
+  keep: 'best',
+  allLabelled: false,
+  ema: 0,
+  swaEpochs: 0,
+  lpEpochs: 0,
+  rslora: false,
+  threshold: DEFAULT_THRESHOLD,
 } satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers'>;
 
 /**

@@ -15,16 +15,21 @@ export interface TrainProgress {
   running: { loss: number; correct: number; seen: number; seconds: number; waitMs: number };
   /** Fingerprint of the settings the run was started with; resuming with others is refused. */
   configHash: string;
+  /** How many values the weight average holds (0: none yet). */
+  averaged: number;
 }
 
 export interface Checkpoint {
   params: Map<string, Float32Array>;
   optimizer: StateDict;
+  /** The weight average (EMA or SWA) by trainable name; empty when the run takes none (yet). */
+  average: Map<string, Float32Array>;
   progress: TrainProgress;
 }
 
 const PARAM = 'param/';
 const OPT = 'optim/';
+const AVG = 'average/';
 
 /**
  * One safetensors file holds trainables, optimizer moments and (as metadata) the progress, so a single
@@ -34,6 +39,8 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
   const tensors = new Map<string, Tensor>();
   for (const [name, data] of c.params)
     tensors.set(PARAM + name, { dtype: 'float32', shape: [data.length], data });
+  for (const [name, data] of c.average)
+    tensors.set(AVG + name, { dtype: 'float32', shape: [data.length], data });
   const scalars: Record<string, number> = {};
   for (const [k, v] of Object.entries(c.optimizer)) {
     if (typeof v === 'number') scalars[k] = v;
@@ -64,6 +71,7 @@ export async function loadCheckpoint(
   const progress = parseJson(metadata.progress, 'progress', fail) as TrainProgress;
   if (progress.configHash !== expect.configHash) fail(' was made with other settings');
   const params = new Map<string, Float32Array>();
+  const average = new Map<string, Float32Array>();
   const optimizer: StateDict = {};
   const scalars = parseJson(metadata.optimizer_scalars ?? '{}', 'optimizer_scalars', fail);
   for (const [k, v] of Object.entries(scalars as Record<string, unknown>)) {
@@ -75,6 +83,7 @@ export async function loadCheckpoint(
     const data = t.data as Float32Array;
     if (k.startsWith(PARAM)) params.set(k.slice(PARAM.length), data);
     else if (k.startsWith(OPT)) optimizer[k.slice(OPT.length)] = data;
+    else if (k.startsWith(AVG)) average.set(k.slice(AVG.length), data);
     else fail(`: unexpected tensor '${k}'`);
   }
   for (const [name, t] of expect.params) {
@@ -87,6 +96,11 @@ export async function loadCheckpoint(
   }
   for (const name of params.keys())
     if (!expect.params.has(name)) fail(`: trainable '${name}' is not in the model`);
+  for (const [name, data] of average)
+    if (expect.params.get(name)?.data.length !== data.length)
+      fail(`: the weight average's '${name}' does not match a trainable of the model`);
+  if (average.size > 0 && average.size !== expect.params.size)
+    fail(': the weight average is missing trainables');
   for (const [k, v] of Object.entries(optimizer)) {
     if (typeof v === 'number') continue;
     const owner = [...expect.params.keys()].find((name) => k.startsWith(`${name}.`));
@@ -96,7 +110,7 @@ export async function loadCheckpoint(
         `: optimizer state '${k}' has ${v.length} values, '${owner}' has ${expect.params.get(owner)!.data.length}`,
       );
   }
-  return { params, optimizer, progress };
+  return { params, optimizer, average, progress };
 }
 
 function parseJson(text: string, what: string, fail: (problem: string) => never): unknown {

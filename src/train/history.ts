@@ -3,8 +3,9 @@ export interface EpochRecord {
   epoch: number;
   trainLoss: number;
   trainAcc: number;
-  valLoss: number;
-  valAcc: number;
+  /** Null when the run has no validation images. */
+  valLoss: number | null;
+  valAcc: number | null;
   lr: number;
   seconds: number;
   /** Share of the epoch's training time spent waiting for data. */

@@ -1,14 +1,16 @@
 import { DEFAULT_THRESHOLD, decide, probabilities } from '../classify/classify.js';
 import type { Batch } from '../data/loader.js';
+import { HEAD_BIAS, HEAD_WEIGHT } from '../lora/head.js';
 import type { LoraModel } from '../lora/lora-model.js';
-import { accuracyOf, predict, type Predictions } from './predict.js';
 import { saveCheckpoint, type Checkpoint, type TrainProgress } from './checkpoint.js';
 import type { ForwardStep } from './forward-step.js';
 import type { EpochRecord } from './history.js';
 import { learningRate, type ScheduleConfig } from './lr-schedule.js';
 import { clipGradNorm } from './optim/clip-grad-norm.js';
 import type { Optimizer } from './optim/optimizer.js';
+import { accuracyOf, predict, type Predictions } from './predict.js';
 import type { TrainStep } from './train-step.js';
+import { WeightAverage, withValues } from './weight-average.js';
 
 /** Where a trainer gets its batches: one epoch at a time, from any batch on (for resuming mid-epoch). */
 export interface BatchSource {
@@ -29,6 +31,14 @@ export interface TrainerSettings {
   tta: boolean;
   checkpointPath: string;
   configHash: string;
+  /** Which epoch the run keeps: the best on validation, or the last. */
+  keep: 'best' | 'last';
+  /** Decay of an exponential moving average of the trainables, updated every step (0: off). */
+  ema: number;
+  /** Average the trainables over the last this many epochs (stochastic weight averaging; 0: off). */
+  swaEpochs: number;
+  /** The first this many epochs train the head alone (a linear probe, then LoRA: LP-FT; 0: off). */
+  lpEpochs: number;
 }
 
 export interface StepInfo {
@@ -45,8 +55,11 @@ export interface StepInfo {
 
 export interface TrainerHooks {
   onStep?(info: StepInfo): void;
-  /** Called after each epoch's validation; `improved` when it is the best so far (save the adapter then). */
-  onEpoch?(record: EpochRecord, improved: boolean, val: Predictions): Promise<void> | void;
+  /**
+   * Called after each epoch, with the weights the run would keep in the model (the average, when one
+   * is taken): `keep` when they are the ones to keep so far (save the adapter then).
+   */
+  onEpoch?(record: EpochRecord, keep: boolean, val?: Predictions): Promise<void> | void;
   /** Polled after every step: true stops the run with a resumable checkpoint (Ctrl-C). */
   shouldStop?(): boolean;
 }
@@ -63,7 +76,11 @@ const freshRunning = (): TrainProgress['running'] => ({
   waitMs: 0,
 });
 
-/** Epochs of LoRA training with per-step LR, best-on-validation tracking, early stopping and exact resume. */
+/**
+ * Epochs of LoRA training with per-step LR, a head-only start (LP-FT), weight averaging (EMA or SWA),
+ * best-on-validation or last-epoch keeping, early stopping and exact resume. Without `val` every epoch
+ * is kept as it ends (there is nothing to choose on).
+ */
 export async function runTraining(
   parts: {
     model: LoraModel;
@@ -71,19 +88,21 @@ export async function runTraining(
     forward: ForwardStep;
     optimizer: Optimizer;
     train: BatchSource;
-    val: BatchSource;
+    val?: BatchSource;
   },
   s: TrainerSettings,
   hooks: TrainerHooks = {},
   resume?: Checkpoint,
 ): Promise<TrainOutcome> {
   const { model, step, forward, optimizer, train, val } = parts;
+  if (s.ema > 0 && s.swaEpochs > 0) throw new Error('--ema and --swa-epochs: choose one way to average');
   const perEpoch = train.batchesPerEpoch;
   const schedule: ScheduleConfig = {
     ...s.schedule,
     warmupSteps: s.schedule.warmupEpochs * perEpoch,
     totalSteps: s.epochs * perEpoch,
   };
+  const head = step.params.filter((q) => q.name === HEAD_WEIGHT || q.name === HEAD_BIAS);
   let p: TrainProgress = {
     epoch: 0,
     batch: 0,
@@ -92,22 +111,28 @@ export async function runTraining(
     best: null,
     running: freshRunning(),
     configHash: s.configHash,
+    averaged: 0,
   };
+  let average = s.ema > 0 ? WeightAverage.start('ema', s.ema, model.params) : undefined;
   // loadCheckpoint has checked the checkpoint against these settings and this model.
   if (resume) {
     for (const [name, data] of resume.params) model.params.get(name)!.data.set(data);
     optimizer.loadStateDict(resume.optimizer);
     p = resume.progress;
+    if (resume.average.size > 0)
+      average = new WeightAverage(s.ema > 0 ? 'ema' : 'swa', s.ema, resume.average, p.averaged);
   }
   const checkpoint = () =>
     saveCheckpoint(s.checkpointPath, {
       params: new Map([...model.params].map(([n, t]) => [n, t.data])),
       optimizer: optimizer.stateDict(),
-      progress: p,
+      average: average?.values ?? new Map(),
+      progress: { ...p, averaged: average?.count ?? 0 },
     });
 
   while (p.epoch < s.epochs) {
     const waitBefore = train.waitMs;
+    const trainees = p.epoch < s.lpEpochs ? head : step.params;
     let t0 = performance.now();
     for await (const b of train.epoch(p.epoch, p.batch)) {
       const lr = learningRate(schedule, p.globalStep);
@@ -117,8 +142,9 @@ export async function runTraining(
           `training diverged: the loss is ${loss} at epoch ${p.epoch + 1}, batch ${p.batch + 1}; the last checkpoint and the best adapter are kept. Lower --lr or set --clip-norm`,
         );
       }
-      if (s.clipNorm > 0) clipGradNorm(step.params, s.clipNorm);
-      optimizer.step(step.params, lr);
+      if (s.clipNorm > 0) clipGradNorm(trainees, s.clipNorm);
+      optimizer.step(trainees, lr);
+      if (average?.kind === 'ema') average.update(model.params);
       const n = b.labels.length;
       const probs = probabilities(logits, model.numClasses, false);
       let correct = 0;
@@ -151,35 +177,53 @@ export async function runTraining(
       }
     }
     p.running.waitMs += train.waitMs - waitBefore;
-    const valPred = await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: s.tta });
-    // A diverged model must not become the best adapter or the checkpoint: stop before saving either.
-    if (!Number.isFinite(valPred.loss)) {
-      throw new DivergedError(
-        `training diverged: the validation loss is ${valPred.loss} after epoch ${p.epoch + 1}; the last checkpoint and the best adapter are kept. Lower --lr or set --clip-norm`,
+    if (s.swaEpochs > 0 && p.epoch + 1 > s.epochs - s.swaEpochs) {
+      average ??= new WeightAverage(
+        'swa',
+        0,
+        new Map([...model.params].map(([n, t]) => [n, t.data.slice()])),
       );
+      average.update(model.params);
     }
-    const record: EpochRecord = {
-      epoch: p.epoch + 1,
-      trainLoss: p.running.loss / p.running.seen,
-      trainAcc: p.running.correct / p.running.seen,
-      valLoss: valPred.loss,
-      valAcc: accuracyOf(valPred),
-      lr: learningRate(schedule, Math.max(0, p.globalStep - 1)),
-      seconds: p.running.seconds,
-      dataWait: p.running.waitMs / 1000 / Math.max(p.running.seconds, 1e-9),
-    };
-    p.history.push(record);
-    const improved =
-      !p.best ||
-      record.valAcc > p.best.valAcc ||
-      (record.valAcc === p.best.valAcc && record.valLoss < p.best.valLoss);
-    if (improved) p.best = { valAcc: record.valAcc, valLoss: record.valLoss, epoch: record.epoch };
-    await hooks.onEpoch?.(record, improved, valPred);
+    // The weights this epoch stands for: the average once there is one, else the trainables.
+    const kept = average?.values ?? new Map([...model.params].map(([n, t]) => [n, t.data]));
+    await withValues(model.params, kept, async () => {
+      const valPred = val
+        ? await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: s.tta })
+        : undefined;
+      // A diverged model must not become the best adapter or the checkpoint: stop before saving either.
+      if (valPred && !Number.isFinite(valPred.loss)) {
+        throw new DivergedError(
+          `training diverged: the validation loss is ${valPred.loss} after epoch ${p.epoch + 1}; the last checkpoint and the best adapter are kept. Lower --lr or set --clip-norm`,
+        );
+      }
+      const record: EpochRecord = {
+        epoch: p.epoch + 1,
+        trainLoss: p.running.loss / p.running.seen,
+        trainAcc: p.running.correct / p.running.seen,
+        valLoss: valPred ? valPred.loss : null,
+        valAcc: valPred ? accuracyOf(valPred) : null,
+        lr: learningRate(schedule, Math.max(0, p.globalStep - 1)),
+        seconds: p.running.seconds,
+        dataWait: p.running.waitMs / 1000 / Math.max(p.running.seconds, 1e-9),
+      };
+      p.history.push(record);
+      const better =
+        !p.best ||
+        record.valAcc === null ||
+        record.valLoss === null ||
+        record.valAcc > p.best.valAcc ||
+        (record.valAcc === p.best.valAcc && record.valLoss < p.best.valLoss);
+      if (better && record.valAcc !== null && record.valLoss !== null)
+        p.best = { valAcc: record.valAcc, valLoss: record.valLoss, epoch: record.epoch };
+      await hooks.onEpoch?.(record, s.keep === 'last' || better, valPred);
+    });
+    const ended = p.history.at(-1)!.epoch;
     p.epoch++;
     p.batch = 0;
     p.running = freshRunning();
     await checkpoint();
-    if (s.patience > 0 && p.best && record.epoch - p.best.epoch >= s.patience)
+    if (s.patience > 0 && p.best && ended - p.best.epoch >= s.patience)
       return { status: 'early-stopped', progress: p };
   }
   return { status: 'finished', progress: p };

@@ -25,18 +25,22 @@ test('report.md links the plots and holds the metrics, confusion matrix, config 
   assert.deepEqual(readdirSync(dir).sort(), [
     'confusion-matrix.png',
     'metrics.json',
+    'reliability.png',
     'report.md',
     'roc-curve.png',
     'training-curves.png',
   ]);
   assert.deepEqual(
     out.plots,
-    ['confusion-matrix.png', 'roc-curve.png', 'training-curves.png'].map((f) => join(dir, f)),
+    ['confusion-matrix.png', 'reliability.png', 'roc-curve.png', 'training-curves.png'].map((f) =>
+      join(dir, f),
+    ),
   );
   const md = readFileSync(out.report, 'utf8');
   for (const link of [
     '![Confusion matrix](confusion-matrix.png)',
     '![ROC curve](roc-curve.png)',
+    '![Reliability diagram](reliability.png)',
     '![Training curves](training-curves.png)',
   ])
     assert.ok(md.includes(link), `missing ${link}`);
@@ -69,7 +73,7 @@ test('report.md links the plots and holds the metrics, confusion matrix, config 
 
 test('metrics.json is the metrics object, pretty-printed', async () => {
   const out = await writeReport(join(root, 'json'), { metrics: METRICS, config: {} });
-  const text = readFileSync(out.metrics, 'utf8');
+  const text = readFileSync(out.metrics!, 'utf8');
   assert.ok(text.startsWith('{\n  "split": "test",'));
   const json = JSON.parse(text);
   for (const key of [
@@ -96,7 +100,12 @@ test('without history or a second class, the sections and plots that need them a
   const metrics = computeMetrics([0, 0, 0], [0.2, 0.7, 0.1], { classes: ['notsmoking', 'smoking'] });
   const dir = join(root, 'single-class');
   const out = await writeReport(dir, { metrics, config: { note: 'a | b' } });
-  assert.deepEqual(readdirSync(dir).sort(), ['confusion-matrix.png', 'metrics.json', 'report.md']);
+  assert.deepEqual(readdirSync(dir).sort(), [
+    'confusion-matrix.png',
+    'metrics.json',
+    'reliability.png',
+    'report.md',
+  ]);
   const md = readFileSync(out.report, 'utf8');
   assert.ok(!md.includes('roc-curve.png') && !md.includes('## Training') && !md.includes('## Timing'));
   assert.ok(md.includes('| ROC-AUC | n/a |'));
@@ -104,4 +113,16 @@ test('without history or a second class, the sections and plots that need them a
   assert.ok(md.includes("## Notes\n\n- recall of 'smoking' is undefined"));
   assert.ok(md.includes('| note | a \\| b |'), 'a pipe in a value must not split the cell');
   assert.ok(!existsSync(join(dir, 'training-curves.png')));
+});
+
+test('a run without held-out images: no metrics.json, the reason, the recipe note and the training', async () => {
+  const dir = join(root, 'all-labelled');
+  const history = HISTORY.map((h) => ({ ...h, valLoss: null, valAcc: null }));
+  const out = await writeReport(dir, { history, config: CONFIG, note: 'Chosen by 5-fold cross-validation.' });
+  assert.equal(out.metrics, undefined);
+  assert.deepEqual(readdirSync(dir).sort(), ['report.md', 'training-curves.png']);
+  const md = readFileSync(out.report, 'utf8');
+  assert.ok(md.includes('## How the recipe was chosen\n\nChosen by 5-fold cross-validation.'));
+  assert.ok(md.includes('trained on every labelled image, so no image is left to measure it on'));
+  assert.ok(md.includes('| 3 | 0.3000 | - | 0.8800 | - | 0.0005 | 40.1 |'), md);
 });

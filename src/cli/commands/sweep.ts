@@ -1,5 +1,11 @@
 import { Command } from 'commander';
-import { formatSweepTable, runSweep, sweepVariants } from '../../jobs/sweep.js';
+import {
+  formatCvSweepTable,
+  formatSweepTable,
+  runCvSweep,
+  runSweep,
+  sweepVariants,
+} from '../../jobs/sweep.js';
 import { onInterrupt } from '../interrupt.js';
 import { parse } from '../parse.js';
 import { SCHEDULE_NAMES } from '../../train/lr-schedule.js';
@@ -17,6 +23,11 @@ export function sweepCommand(): Command {
     .option('--alphas <list>', 'LoRA alphas', parse.list(parse.number(0)))
     .option('--schedules <list>', 'LR schedules', parse.list(parse.choice(SCHEDULE_NAMES)))
     .option('--seeds <list>', 'seeds', parse.list(parse.int(0)))
+    .option(
+      '--cv <k>',
+      'compare by k-fold cross-validation of the labelled images, not by one split',
+      parse.int(2),
+    )
     .action(async (o) => {
       const variants = sweepVariants(configFromOptions(o, o.out), {
         rank: o.ranks,
@@ -28,8 +39,14 @@ export function sweepCommand(): Command {
       const log = (line: string) => process.stdout.write(line + '\n');
       const interrupt = onInterrupt(log);
       try {
-        const rows = await runSweep(o.out, variants, { log, shouldStop: interrupt.requested });
-        log(`\n${formatSweepTable(rows)}`);
+        const hooks = { log, shouldStop: interrupt.requested };
+        if (o.cv) {
+          const rows = await runCvSweep(o.out, variants, { folds: o.cv, pool: 'all' }, hooks);
+          log(`\n${formatCvSweepTable(rows)}`);
+        } else {
+          const rows = await runSweep(o.out, variants, hooks);
+          log(`\n${formatSweepTable(rows)}`);
+        }
       } finally {
         interrupt.dispose();
       }

@@ -76,7 +76,41 @@ export function addTrainOptions(cmd: Command): Command {
       'split of one unsplit folder',
       parse.list(parse.number(0, 1)),
       d.splitFractions,
-    );
+    )
+    .addOption(
+      new Option('--keep <epoch>', 'the epoch the run keeps: best on validation, or last')
+        .choices(['best', 'last'])
+        .default(d.keep),
+    )
+    .option(
+      '--all-labelled',
+      'train on training and validation images together, with no validation (the final fit)',
+    )
+    .option(
+      '--image-size <h[,w]>',
+      'input size (default: the backbone’s), e.g. 288',
+      parse.list(parse.int(32)),
+    )
+    .option(
+      '--ema <decay>',
+      'keep an exponential moving average of the trainables (e.g. 0.999; 0: off)',
+      parse.number(0, 0.999999),
+      d.ema,
+    )
+    .option(
+      '--swa-epochs <n>',
+      'average the trainables over the last n epochs (0: off)',
+      parse.int(0),
+      d.swaEpochs,
+    )
+    .option(
+      '--lp-epochs <n>',
+      'train the head alone for the first n epochs (LP-FT; 0: off)',
+      parse.int(0),
+      d.lpEpochs,
+    )
+    .option('--rslora', 'rsLoRA: scale the update by alpha/√rank')
+    .option('--threshold <p>', 'the run’s decision threshold on P(smoking)', parse.number(0, 1), d.threshold);
 }
 
 /** commander's parsed options: values of unknown type until checked against the config's schema. */
@@ -135,6 +169,16 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
     workers: o.workers,
     onBadImage: o.onBadImage,
     splitFractions: split,
+    keep: o.keep,
+    allLabelled: Boolean(o.allLabelled),
+    // One number is a square.
+    imageSize:
+      o.imageSize === undefined ? undefined : [...list(o.imageSize), ...list(o.imageSize)].slice(0, 2),
+    ema: o.ema,
+    swaEpochs: o.swaEpochs,
+    lpEpochs: o.lpEpochs,
+    rslora: Boolean(o.rslora),
+    threshold: o.threshold,
   };
   const parsed = trainConfigSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -16,7 +16,7 @@ interface Panel {
   title: string;
   yTitle: string;
   train: (r: EpochRecord) => number;
-  val: (r: EpochRecord) => number;
+  val: (r: EpochRecord) => number | null;
 }
 
 const PANELS: Panel[] = [
@@ -26,8 +26,8 @@ const PANELS: Panel[] = [
 
 /**
  * Loss (left) and accuracy (right) per epoch, train solid blue and validation dashed orange,
- * one shared legend under the title. Non-finite values (a diverged epoch, a skipped
- * validation) are left out rather than stretching the axis.
+ * one shared legend under the title. Missing and non-finite values (a run without validation, a
+ * diverged epoch) are left out rather than stretching the axis.
  */
 export function trainingCurvesSvg(history: readonly EpochRecord[]): string {
   if (history.length === 0) throw new Error('training curves: the history is empty');
@@ -50,8 +50,11 @@ export function trainingCurvesSvg(history: readonly EpochRecord[]): string {
 }
 
 function panel(history: readonly EpochRecord[], p: Panel, f: Frame): string[] {
-  const series = (get: (r: EpochRecord) => number): Point[] =>
-    history.filter((r) => Number.isFinite(get(r))).map((r) => [r.epoch, get(r)]);
+  const series = (get: (r: EpochRecord) => number | null): Point[] =>
+    history.flatMap((r) => {
+      const v = get(r);
+      return v !== null && Number.isFinite(v) ? [[r.epoch, v] as Point] : [];
+    });
   const train = series(p.train);
   const val = series(p.val);
   const epochs = history.map((r) => r.epoch);

@@ -1,0 +1,36 @@
+import { Command, Option } from 'commander';
+import { formatCvSummary, runCv } from '../../jobs/cv.js';
+import { onInterrupt } from '../interrupt.js';
+import { parse } from '../parse.js';
+import { addTrainOptions, configFromOptions } from './train.js';
+
+export function cvCommand(): Command {
+  return addTrainOptions(
+    new Command('cv').description(
+      'cross-validate a recipe: stratified folds of the labelled images, one run per fold, mean ± sd of accuracy, F1, ROC-AUC and log-loss',
+    ),
+  )
+    .requiredOption('--out <folder>', 'results folder; each recipe and fold plan gets its own folder inside')
+    .option('--folds <k>', 'number of folds', parse.int(2), 5)
+    .option('--fold-seed <n>', 'seed of the folds (default: --seed)', parse.int(0))
+    .addOption(
+      new Option(
+        '--pool <images>',
+        "images to fold: 'all' labelled ones, or 'train' only (then Validation measures the fold models, their soup and their ensemble)",
+      )
+        .choices(['all', 'train'])
+        .default('all'),
+    )
+    .action(async (o) => {
+      const config = configFromOptions(o, o.out);
+      const options = { folds: o.folds, foldSeed: o.foldSeed, pool: o.pool };
+      const log = (line: string) => process.stdout.write(line + '\n');
+      const interrupt = onInterrupt(log);
+      try {
+        const summary = await runCv(config, options, { log, shouldStop: interrupt.requested });
+        log(`\n${formatCvSummary(summary)}\nwrote ${summary.folder}/cv.json`);
+      } finally {
+        interrupt.dispose();
+      }
+    });
+}
