@@ -40,6 +40,8 @@ export interface FoldResult {
   rocAuc: number | null;
   logLoss: number;
   ece: number;
+  /** Accuracy with test-time flip (the mean of the image's and its mirror's probabilities). */
+  flipAccuracy: number;
   /** The epoch whose validation accuracy was highest (the last of ties) and the one the run kept. */
   bestEpoch: number;
   keptEpoch: number;
@@ -66,6 +68,7 @@ export interface CvSummary {
   rocAuc: Stat;
   logLoss: Stat;
   ece: Stat;
+  flipAccuracy: Stat;
   /** Mean validation accuracy and loss over the folds after each epoch. */
   byEpoch: { epoch: number; accuracy: number; loss: number }[];
   /** All folds' held-out predictions together, at the recipe's threshold and at the best one. */
@@ -121,7 +124,8 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
         throw new Error(`interrupted; run the same command again to go on from fold ${k + 1}`);
     }
     const history = JSON.parse(readFileSync(join(out, RUN_FILES.history), 'utf8')) as EpochRecord[];
-    const scored = await scoreFold(out, val, c);
+    const scored = await scoreFold(out, val, c, c.tta);
+    const flipped = await scoreFold(out, val, c, true);
     oof.labels.push(...scored.labels);
     oof.probs.push(...scored.probs);
     const m = computeMetrics(scored.labels, scored.probs, { classes: ds.classes, threshold: c.threshold });
@@ -134,6 +138,10 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
       rocAuc: m.roc_auc,
       logLoss: m.log_loss,
       ece: m.calibration.ece,
+      flipAccuracy: computeMetrics(flipped.labels, flipped.probs, {
+        classes: ds.classes,
+        threshold: c.threshold,
+      }).accuracy,
       bestEpoch: best.epoch,
       keptEpoch: history.at(-1)!.epoch,
       seconds: history.reduce((s, h) => s + h.seconds, 0),
@@ -161,6 +169,7 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
     rocAuc: stat(perFold.map((f) => f.rocAuc ?? NaN)),
     logLoss: stat(perFold.map((f) => f.logLoss)),
     ece: stat(perFold.map((f) => f.ece)),
+    flipAccuracy: stat(perFold.map((f) => f.flipAccuracy)),
     byEpoch: Array.from({ length: epochs }, (_, e) => ({
       epoch: e + 1,
       accuracy: stat(perFold.map((f) => f.history[e]?.valAcc ?? NaN)).mean,
@@ -184,7 +193,7 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
 }
 
 /** A finished fold's held-out P(positive), from its saved model as evaluate would score them. */
-async function scoreFold(dir: string, samples: Sample[], c: TrainConfig) {
+async function scoreFold(dir: string, samples: Sample[], c: TrainConfig, tta: boolean) {
   const model = await SavedModel.load(dir, { threads: c.threads });
   try {
     return await scoreSamples((x) => model.logits(x), samples, {
@@ -192,7 +201,7 @@ async function scoreFold(dir: string, samples: Sample[], c: TrainConfig) {
       numClasses: model.classes.length,
       batch: c.batch,
       workers: 1,
-      tta: c.tta,
+      tta,
       onBadImage: c.onBadImage,
     });
   } finally {
@@ -337,6 +346,7 @@ export function formatCvSummary(s: CvSummary): string {
     table,
     `mean validation accuracy by epoch: ${s.byEpoch.map((e) => `${e.epoch}: ${pct(e.accuracy)}`).join(', ')}; highest after epoch ${peak.epoch}`,
     `all folds' predictions together: accuracy ${pct(s.pooled.accuracy)} at threshold ${s.recipe.threshold}, ECE ${s.pooled.ece.toFixed(4)}; the best threshold on them, ${s.pooled.bestThreshold.toFixed(3)}, gives ${pct(s.pooled.accuracyAtBest)} (tuned on these very predictions, so optimistic)`,
+    `with test-time flip: accuracy ${pctPm(s.flipAccuracy)}`,
     `time: ${(s.seconds / 60).toFixed(1)} min`,
   ];
   if (s.heldOut)
