@@ -1,4 +1,4 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { ServerContext } from './context.js';
 import { ApiError, oneLine, toApiError } from './errors.js';
 import { registerApi } from './routes.js';
+import { registerV2 } from './v2-protocol.js';
 
 /** The files of onnxruntime-web the page needs (its single-file WebAssembly build). */
 export const ORT_WEB_FILES = [
@@ -27,6 +28,18 @@ export function webRoot(): string {
     if (existsSync(join(dir, 'web', 'index.html'))) return join(dir, 'web');
     const up = dirname(dir);
     if (up === dir) throw new Error('serve: cannot find web/index.html above the server module');
+    dir = up;
+  }
+}
+
+/** This package's version, from the package.json above this module. */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const path = join(dir, 'package.json');
+    if (existsSync(path)) return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
     dir = up;
   }
 }
@@ -94,11 +107,11 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
 
   function send(reply: FastifyReply, req: FastifyRequest, e: ApiError) {
     log(`${new Date().toISOString()} ${e.status} ${req.method} ${req.url} ${e.code}: ${e.message}`);
-    return reply
-      .code(e.status)
-      .headers(e.headers)
-      .type('application/json; charset=utf-8')
-      .send({ error: { code: e.code, message: e.message } });
+    // The v2 protocol's error object is a message alone.
+    const body = req.url.startsWith('/v2')
+      ? { error: e.message }
+      : { error: { code: e.code, message: e.message } };
+    return reply.code(e.status).headers(e.headers).type('application/json; charset=utf-8').send(body);
   }
 
   // DNS rebinding: a page of another origin whose name resolves to this machine reaches the server
@@ -173,6 +186,17 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   app.addContentTypeParser(/^image\/[a-z0-9.+-]+\s*(;.*)?$/i, { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
   );
+  // JSON for the v2 protocol's tensors, within the same body limit.
+  app.addContentTypeParser(/^application\/json\s*(;.*)?$/i, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (e) {
+      done(
+        new ApiError(400, 'bad_json', `the body is not valid JSON (${oneLine((e as Error).message)})`),
+        undefined,
+      );
+    }
+  });
   await app.register(multipart, {
     limits: { fileSize: opts.bodyLimit, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20 },
   });
@@ -198,6 +222,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   );
 
   registerApi(app, ctx);
+  registerV2(app, ctx);
   return app;
 }
 

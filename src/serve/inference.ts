@@ -8,17 +8,28 @@ import type { Metrics } from '../eval/metrics.js';
 import { RUN_FILES } from '../run/files.js';
 import type { SavedModel } from '../run/saved-model.js';
 
+/** One image's answer: the model's logits for it, and its class probabilities by the convention. */
+export interface ImageOutputs {
+  logits: Float32Array;
+  probabilities: Float32Array;
+}
+
 /**
- * Class probabilities of each of a batch of planar [3,H,W] images, in ONE model call, by the classifier
- * convention: with the run's test-time flip the mirrored images ride in the same call.
+ * The outputs of each of a batch of planar [3,H,W] images, in ONE model call, by the classifier
+ * convention: with the run's test-time flip the mirrored images ride in the same call (the logits are
+ * the image's own, the probabilities the mean over both views).
  */
-export async function classProbabilities(model: SavedModel, images: Float32Array[]): Promise<Float32Array[]> {
+export async function classify(model: SavedModel, images: Float32Array[]): Promise<ImageOutputs[]> {
   const size = model.preprocess.size;
   const { tta } = model.info;
   const input = packBatch([withViews(packBatch(images, size).data, size[1], tta)], size);
   const k = model.classes.length;
-  const probs = probabilities(await model.logits(input), k, tta);
-  return images.map((_, i) => probs.subarray(i * k, (i + 1) * k));
+  const logits = await model.logits(input);
+  const probs = probabilities(logits, k, tta);
+  return images.map((_, i) => ({
+    logits: logits.slice(i * k, (i + 1) * k),
+    probabilities: probs.subarray(i * k, (i + 1) * k),
+  }));
 }
 
 export interface ModelFile {

@@ -15,6 +15,11 @@ export const serveOptionsSchema = z.object({
   host: z.string().min(1),
   /** 0 picks a free port. */
   port: int(0, 65535),
+  /** The model's name in the KServe v2 endpoints; default: the run folder's name. */
+  modelName: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _, . or -')
+    .optional(),
   /** Host header names answered besides loopback names and IP addresses (DNS-rebinding guard). */
   allowedHosts: z.array(z.string().min(1)).optional(),
   /** Most images per model call. */

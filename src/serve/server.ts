@@ -4,10 +4,10 @@ import { basename, resolve } from 'node:path';
 import type { Explanation, GradCam } from '../eval/grad-cam.js';
 import { packBatch } from '../data/pack-batch.js';
 import { loadGradCam, SavedModel } from '../run/saved-model.js';
-import { buildApp } from './app.js';
+import { buildApp, packageVersion } from './app.js';
 import { BatchQueue, type BatchQueueStats } from './batch-queue.js';
 import type { ServerContext } from './context.js';
-import { classProbabilities, describeModelFile, readRunMetrics } from './inference.js';
+import { classify, describeModelFile, type ImageOutputs, readRunMetrics } from './inference.js';
 import { checkServeOptions, type ServeOptions } from './options.js';
 import { UploadDecoder } from './image-input.js';
 
@@ -41,8 +41,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     readRunMetrics(opts.model),
   ]);
   const queueOpts = { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs, maxPending: opts.maxPending };
-  const predictQueue = new BatchQueue<Float32Array, Float32Array>(
-    (images) => classProbabilities(model, images),
+  const predictQueue = new BatchQueue<Float32Array, ImageOutputs>(
+    (images) => classify(model, images),
     queueOpts,
   );
   let cam: GradCam | undefined;
@@ -71,6 +71,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     explainQueue,
     explainError,
     decoder: new UploadDecoder(opts.maxPixels),
+    modelName: opts.modelName ?? v2Name(basename(resolve(opts.model))),
+    version: packageVersion(),
     started: Date.now(),
     log,
   };
@@ -99,4 +101,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await release();
     },
   };
+}
+
+/** A run folder's name as a v2 model name: letters, digits, _, . and -. */
+function v2Name(folder: string): string {
+  return folder.replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
 }

@@ -28,6 +28,7 @@ export function serveCommand(): Command {
       parse.list((v: string) => v),
       [],
     )
+    .option('--model-name <name>', 'the model’s name in the KServe v2 endpoints (default: the run folder’s)')
     .option('--max-batch <n>', 'most images per model call', parse.int(1), d.maxBatch)
     .option(
       '--batch-window-ms <ms>',
@@ -59,6 +60,7 @@ export function serveCommand(): Command {
         model: o.model,
         host: o.host,
         allowedHosts: o.allowedHosts,
+        modelName: o.modelName,
         port: o.port,
         maxBatch: o.maxBatch,
         batchWindowMs: o.batchWindowMs,
