@@ -21,6 +21,27 @@ export function appendCrossEntropy(g: Graph, logits: string, coeffs: string): st
 }
 
 /**
+ * K for a mixed batch (mixup, CutMix): each image is λ of itself and 1 − λ of its partner, and the
+ * loss is λ·CE(labels) + (1 − λ)·CE(partner labels), which, CE being linear in K, is one K.
+ */
+export function mixedCoefficients(
+  labels: ArrayLike<number>,
+  partnerLabels: ArrayLike<number>,
+  lambda: number,
+  numClasses: number,
+  opts: CrossEntropyOptions = {},
+): Tensor<'float32'> {
+  if (!(lambda >= 0 && lambda <= 1))
+    throw new Error(`cross-entropy: mixing weight ${lambda} is not in [0, 1]`);
+  const a = crossEntropyCoefficients(labels, numClasses, opts).data;
+  const b = crossEntropyCoefficients(partnerLabels, numClasses, opts).data;
+  return f32(
+    [labels.length, numClasses],
+    Float64Array.from(a, (v, i) => lambda * v + (1 - lambda) * b[i]),
+  );
+}
+
+/**
  * K for `appendCrossEntropy` so that the loss equals PyTorch's
  * `nn.CrossEntropyLoss(weight=w, label_smoothing=eps, reduction='mean')` on integer labels y:
  * K[i,c] = ((1-eps)·w[y_i]·[c = y_i] + eps/C·w[c]) / Σ_i w[y_i]. PyTorch normalises the smoothing term by

@@ -24,6 +24,10 @@ export function derivedRng(keys: readonly number[]): Rng {
 /** The generator that shuffles epoch `epoch`. */
 export const shuffleRng = (seed: number, epoch: number): Rng => derivedRng([seed, epoch, 0]);
 
+/** The generator that mixes batch `batch` of epoch `epoch` (mixup, CutMix). */
+export const mixRng = (seed: number, epoch: number, batch: number): Rng =>
+  derivedRng([seed, epoch, 2, batch]);
+
 /** The generator that augments sample `index` in epoch `epoch`. */
 export const augmentRng = (seed: number, epoch: number, index: number): Rng =>
   derivedRng([seed, epoch, 1, index]);

@@ -195,6 +195,8 @@ export async function runTrainJob(
         ema: c.ema,
         swaEpochs: c.swaEpochs,
         lpEpochs: c.lpEpochs,
+        mix: { mixup: c.mixup, cutmix: c.cutmix },
+        seed: c.seed,
       },
       {
         onStep: hooks.onStep,

@@ -58,6 +58,27 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
   }
 
+  /** Gamma(shape, 1), by Marsaglia and Tsang's method (boosted for shape < 1). */
+  gamma(shape: number): number {
+    if (!(shape > 0)) throw new Error(`rng: gamma shape ${shape} must be > 0`);
+    if (shape < 1) return this.gamma(shape + 1) * this.next() ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const x = this.normal();
+      const v = (1 + c * x) ** 3;
+      if (v <= 0) continue;
+      const u = this.next();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  }
+
+  /** Beta(a, b) as X/(X+Y) of two Gamma draws. */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    return x / (x + this.gamma(b));
+  }
+
   /** Fisher-Yates shuffle in place. */
   shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {

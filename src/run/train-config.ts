@@ -70,6 +70,10 @@ export const trainConfigSchema = z.object({
   swaEpochs: count(0, 100_000).default(0),
   /** Head-only epochs before LoRA trains too (LP-FT; 0: off). */
   lpEpochs: count(0, 100_000).default(0),
+  /** Mixup's Beta(α, α) concentration (0: off). */
+  mixup: nonNegative().default(0),
+  /** CutMix's Beta(α, α) concentration (0: off); with mixup too, each batch takes one. */
+  cutmix: nonNegative().default(0),
   /** rsLoRA: scale the update by alpha/√r instead of alpha/r. */
   rslora: z.boolean().default(false),
   /** The run's decision threshold on P(positive class); every release wrote it, so it has no default. */
@@ -107,6 +111,8 @@ export const SEED_RECIPE = {
   ema: 0,
   swaEpochs: 0,
   lpEpochs: 0,
+  mixup: 0,
+  cutmix: 0,
   rslora: false,
   threshold: DEFAULT_THRESHOLD,
 } satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers'>;

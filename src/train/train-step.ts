@@ -1,5 +1,9 @@
 import { appendBackward } from '../autodiff/backward.js';
-import { appendCrossEntropy, crossEntropyCoefficients } from '../autodiff/cross-entropy.js';
+import {
+  appendCrossEntropy,
+  crossEntropyCoefficients,
+  mixedCoefficients,
+} from '../autodiff/cross-entropy.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { LoraModel } from '../lora/lora-model.js';
 import { probeShapes } from '../runtime/probe-shapes.js';
@@ -65,14 +69,23 @@ export class TrainStep {
     return new TrainStep(model, session, grads, loss, opts);
   }
 
-  /** Runs forward and backward on a batch [N,3,H,W] with integer labels; fills each param's `grad`. */
-  async run(input: Tensor<'float32'>, labels: ArrayLike<number>): Promise<StepResult> {
+  /**
+   * Runs forward and backward on a batch [N,3,H,W] with integer labels, or on a mixed batch whose image
+   * i is `mix.lambda` of label i and the rest of label `mix.partner[i]`; fills each param's `grad`.
+   */
+  async run(
+    input: Tensor<'float32'>,
+    labels: ArrayLike<number>,
+    mix?: { partner: ArrayLike<number>; lambda: number },
+  ): Promise<StepResult> {
+    const ce = { weights: this.opts.classWeights, labelSmoothing: this.opts.labelSmoothing };
+    const k = this.model.numClasses;
+    const partnerLabels = mix && Array.from(mix.partner, (j) => labels[j]);
     const feeds: Record<string, Tensor> = {
       input,
-      [COEFFS]: crossEntropyCoefficients(labels, this.model.numClasses, {
-        weights: this.opts.classWeights,
-        labelSmoothing: this.opts.labelSmoothing,
-      }),
+      [COEFFS]: mix
+        ? mixedCoefficients(labels, partnerLabels!, mix.lambda, k, ce)
+        : crossEntropyCoefficients(labels, k, ce),
     };
     for (const [name, t] of this.model.params) feeds[name] = t;
     const out = await this.session.run(feeds);

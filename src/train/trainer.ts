@@ -1,4 +1,5 @@
 import { DEFAULT_THRESHOLD, decide, probabilities } from '../classify/classify.js';
+import { mixRng } from '../data/derived-rng.js';
 import type { Batch } from '../data/loader.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from '../lora/head.js';
 import type { LoraModel } from '../lora/lora-model.js';
@@ -10,6 +11,7 @@ import { clipGradNorm } from './optim/clip-grad-norm.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { accuracyOf, predict, type Predictions } from './predict.js';
 import type { TrainStep } from './train-step.js';
+import { mixBatch, type MixConfig } from './mix.js';
 import { WeightAverage, withValues } from './weight-average.js';
 
 /** Where a trainer gets its batches: one epoch at a time, from any batch on (for resuming mid-epoch). */
@@ -39,6 +41,9 @@ export interface TrainerSettings {
   swaEpochs: number;
   /** The first this many epochs train the head alone (a linear probe, then LoRA: LP-FT; 0: off). */
   lpEpochs: number;
+  /** Mixup and CutMix of each training batch (both 0: off), drawn from `seed`. */
+  mix: MixConfig;
+  seed: number;
 }
 
 export interface StepInfo {
@@ -136,7 +141,13 @@ export async function runTraining(
     let t0 = performance.now();
     for await (const b of train.epoch(p.epoch, p.batch)) {
       const lr = learningRate(schedule, p.globalStep);
-      const { loss, logits } = await step.run(b.input, b.labels);
+      const mixed =
+        s.mix.mixup > 0 || s.mix.cutmix > 0
+          ? mixBatch(b.input.data, b.input.shape, s.mix, mixRng(s.seed, p.epoch, p.batch))
+          : undefined;
+      const { loss, logits } = mixed
+        ? await step.run({ ...b.input, data: mixed.input }, b.labels, mixed)
+        : await step.run(b.input, b.labels);
       if (!Number.isFinite(loss)) {
         throw new DivergedError(
           `training diverged: the loss is ${loss} at epoch ${p.epoch + 1}, batch ${p.batch + 1}; the last checkpoint and the best adapter are kept. Lower --lr or set --clip-norm`,

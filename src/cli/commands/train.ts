@@ -109,6 +109,18 @@ export function addTrainOptions(cmd: Command): Command {
       parse.int(0),
       d.lpEpochs,
     )
+    .option(
+      '--mixup <alpha>',
+      'mixup of training batches, Beta(alpha, alpha) (0: off)',
+      parse.number(0),
+      d.mixup,
+    )
+    .option(
+      '--cutmix <alpha>',
+      'CutMix of training batches, Beta(alpha, alpha) (0: off)',
+      parse.number(0),
+      d.cutmix,
+    )
     .option('--rslora', 'rsLoRA: scale the update by alpha/√rank')
     .option('--threshold <p>', 'the run’s decision threshold on P(smoking)', parse.number(0, 1), d.threshold);
 }
@@ -177,6 +189,8 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
     ema: o.ema,
     swaEpochs: o.swaEpochs,
     lpEpochs: o.lpEpochs,
+    mixup: o.mixup,
+    cutmix: o.cutmix,
     rslora: Boolean(o.rslora),
     threshold: o.threshold,
   };

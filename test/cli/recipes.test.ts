@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { historyNumbers, readJson, runCli, tinyFixture, trainArgs } from './cli-fixture.js';
+
+/* The recipe levers of the accuracy work, each run for real on the tiny set: they train, resume exactly and write what they say. */
+
+test('EMA, SWA, LP-FT, mixup and CutMix runs finish; an EMA run interrupted and resumed ends as an uninterrupted one', async () => {
+  const f = await tinyFixture();
+  const runs = {
+    ema: ['--ema', '0.8', '--keep', 'last', '--epochs', '3'],
+    swa: ['--swa-epochs', '2', '--keep', 'last', '--epochs', '3'],
+    lp: ['--lp-epochs', '1', '--epochs', '2'],
+    mix: ['--mixup', '0.4', '--cutmix', '1', '--epochs', '2'],
+  };
+  for (const [name, extra] of Object.entries(runs)) {
+    const r = await runCli(trainArgs(f, join(f.root, `lever-${name}`), extra));
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    assert.ok(existsSync(join(f.root, `lever-${name}`, 'model.onnx')), name);
+  }
+  // Interrupt the EMA run mid-epoch 2, resume it, and compare with the uninterrupted one.
+  const out = join(f.root, 'lever-ema-resumed');
+  let sent = false;
+  const first = await runCli(trainArgs(f, out, runs.ema), {
+    onLine(line, child) {
+      if (!sent && line.startsWith('epoch 2/3 step 1/3')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    },
+  });
+  assert.equal(first.code, 130, first.stderr);
+  const again = await runCli([...trainArgs(f, out, runs.ema), '--resume']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(historyNumbers(out), historyNumbers(join(f.root, 'lever-ema')));
+  assert.deepEqual(readJson(join(out, 'metrics.json')), readJson(join(f.root, 'lever-ema', 'metrics.json')));
+});
+
+test('--all-labelled trains on training and validation images with no validation, and writes no metrics', async () => {
+  const f = await tinyFixture();
+  const out = join(f.root, 'all-labelled');
+  const r = await runCli(trainArgs(f, out, ['--all-labelled']));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /training and validation images pooled \(--all-labelled\)/);
+  assert.match(r.stdout, /epoch 2\/2: train loss \S+ acc \S+ \| val loss - acc - \|/);
+  assert.ok(existsSync(join(out, 'model.onnx')) && !existsSync(join(out, 'metrics.json')));
+  const history = readJson(join(out, 'history.json')) as { valAcc: number | null }[];
+  assert.deepEqual(
+    history.map((h) => h.valAcc),
+    [null, null],
+  );
+  const config = readJson(join(out, 'config.json')) as { allLabelled: boolean; keep: string };
+  assert.equal(config.allLabelled, true);
+  // It predicts like any run.
+  const p = await runCli(['predict', '--model', out, join(f.data, 'Testing/Testing'), '--threads', '2']);
+  assert.equal(p.code, 0, p.stderr);
+});
