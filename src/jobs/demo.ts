@@ -14,6 +14,7 @@ export const DEMO_DEFAULTS = {
   data: join(SHARED, 'data/smoking'),
   backbone: join(SHARED, 'models/mobilenet_v2_1.0_224/model.onnx'),
   out: 'runs/demo',
+  seed: SEED_RECIPE.seed,
 };
 
 /**
@@ -32,7 +33,7 @@ export const DEMO_RECIPE = { ...SEED_RECIPE, lr: 3e-4, rank: 16, alpha: 32 } sat
  * download where, if not). The run folder is `out`, or while that holds a finished run `out-2`, `out-3`,
  * ...: a demo never overwrites a result.
  */
-export function demoConfig(o: { data: string; backbone: string; out: string }): TrainConfig {
+export function demoConfig(o: { data: string; backbone: string; out: string; seed: number }): TrainConfig {
   if (!existsSync(join(o.data, 'Training'))) {
     throw new Error(
       `no smoking data at ${resolve(o.data)}: download the Kaggle "Smoker Detection [Image] classification Dataset" (Khan et al., also on Mendeley Data), unzip it so that ${resolve(o.data)}/Training/Training/smoking_0001.jpg and .../Validation/Validation/ exist, or pass --data <folder>`,
@@ -45,6 +46,7 @@ export function demoConfig(o: { data: string; backbone: string; out: string }): 
   }
   return {
     ...DEMO_RECIPE,
+    seed: o.seed,
     data: o.data,
     backbone: o.backbone,
     out: freeRunFolder(o.out),

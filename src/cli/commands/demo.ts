@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { formatMetricsTable } from '../../eval/format-table.js';
 import { DEMO_DEFAULTS, demoConfig, demoResumes, evaluateDemo } from '../../jobs/demo.js';
 import { RUN_FILES } from '../../run/files.js';
+import { parse } from '../parse.js';
 import { trainInTerminal } from '../train-in-terminal.js';
 
 export function demoCommand(): Command {
@@ -17,7 +18,8 @@ export function demoCommand(): Command {
       'run folder (if it holds a finished run: <folder>-2, -3, ...)',
       DEMO_DEFAULTS.out,
     )
-    .action(async (o: { data: string; backbone: string; out: string }) => {
+    .option('--seed <n>', 'random seed, to repeat the demo over seeds', parse.int(0), DEMO_DEFAULTS.seed)
+    .action(async (o: { data: string; backbone: string; out: string; seed: number }) => {
       const config = demoConfig(o);
       const done = await trainInTerminal(config, demoResumes(config), "run 'npm run demo' again to continue");
       if (!done) return;
