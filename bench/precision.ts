@@ -92,6 +92,8 @@ function halfArithmetic(g: Graph): Graph {
 }
 
 async function main(): Promise<void> {
+  // Before and after the timings: a gap between the two says other load shared the machine meanwhile.
+  const gflopsBefore = await matmulGflops(threads);
   const fp32Bytes = readFileSync(modelPath);
   const g = fromOnnxBytes(fp32Bytes, modelPath);
   const [h, w] = preprocess.size;
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
       await s.release();
     }
   const imgs = (k: number, c: number) => cases[c].x.shape[0] / median(times[k][c]);
-  const gflops = await matmulGflops(threads);
+  const gflopsAfter = await matmulGflops(threads);
 
   const pct = (a: number | undefined) => (a === undefined ? '–' : `${(100 * a).toFixed(2)}%`);
   console.log(
@@ -190,7 +192,7 @@ async function main(): Promise<void> {
     `int8 calibrated on ${n} ${dataRoot && info ? 'training' : 'random'} images; ${threads} threads; img/s are medians over ${rounds} rounds that alternate the formats`,
   );
   console.log(
-    `machine: ${cpus()[0].model}, onnxruntime-node ${ort.env.versions.node ?? ''}; ORT MatMul 2048x2048 at ${gflops.toFixed(0)} GFLOP/s\n`,
+    `machine: ${cpus()[0].model}, onnxruntime-node ${ort.env.versions.node ?? ''}; ORT MatMul 2048x2048 at ${gflopsBefore.toFixed(0)} GFLOP/s before, ${gflopsAfter.toFixed(0)} after\n`,
   );
   console.log(
     '| format | file MB | val accuracy | img/s batch 1 | img/s batch 32 | batch 32 vs fp32 | note |',

@@ -32,60 +32,66 @@ test('fp16 halves the file, keeps the float32 interface, and ORT folds its Casts
 
   const x = randomImages(4, 1);
   const [ref, half] = [await run(g, x), await run(h, x)];
-  // Measured: 1.0e-3 (logits) and 7e-4 (features) of the largest value, from half-precision weights alone.
+  // Measured: 2.0e-3 (logits) and 3.6e-4 (features) of the largest value, from half-precision weights alone.
   assert.ok(relMaxDiff(half.logits, ref.logits) < 3e-3, `logits ${relMaxDiff(half.logits, ref.logits)}`);
   assert.ok(
     relMaxDiff(half.features, ref.features) < 3e-3,
     `features ${relMaxDiff(half.features, ref.features)}`,
   );
-  // onnxruntime-web computes the same function (measured 2e-7).
+  // onnxruntime-web computes the same function (measured 3.8e-6).
   assert.ok(relMaxDiff(await runWeb(h, x), half.logits) < 1e-5);
 });
 
-test('ORT 1.30 on x86-64 has no float16 Conv, Gemm, Add, Relu, MaxPool or GlobalAveragePool: it casts around them', async () => {
-  // This is why fp16 is storage only. Clip, which has a float16 kernel, shows the check can tell.
-  const half = (shape: number[]): Tensor<'float16'> => ({
-    dtype: 'float16',
-    shape,
-    data: Uint16Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) =>
-      floatToHalf(Math.sin(i) / 4),
-    ),
-  });
-  const cases: [string, (g: Graph) => string, number][] = [
-    [
-      'Conv',
-      (g) =>
-        g.op('Conv', ['x', g.constant(half([8, 8, 3, 3])), g.constant(half([8]))], {
-          pads: attr.ints([1, 1, 1, 1]),
-        }),
-      2,
-    ],
-    [
-      'Gemm',
-      (g) =>
-        g.op('Gemm', [g.op('Flatten', ['x']), g.constant(half([4, 512])), g.constant(half([4]))], {
-          transB: attr.int(1),
-        }),
-      2,
-    ],
-    ['Add', (g) => g.op('Add', ['x', 'x']), 2],
-    ['Relu', (g) => g.op('Relu', ['x']), 2],
-    [
-      'MaxPool',
-      (g) => g.op('MaxPool', ['x'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }),
-      2,
-    ],
-    ['GlobalAveragePool', (g) => g.op('GlobalAveragePool', ['x']), 2],
-    ['Clip', (g) => g.op('Clip', ['x', g.constant(half([])), g.constant(half([]))]), 0],
-  ];
-  for (const [op, build, casts] of cases) {
-    const g = new Graph();
-    g.inputs.push({ name: 'x', dtype: 'float16', shape: [1, 8, 8, 8] });
-    g.add('Identity', [build(g)], { outputs: ['y'] });
-    g.outputs.push({ name: 'y', dtype: 'float16', shape: [] });
-    assert.equal((await optimizedOps(g)).Cast ?? 0, casts, op);
-  }
-});
+test(
+  'ORT 1.30 on x86-64 has no float16 Conv, Gemm, Add, Relu, MaxPool or GlobalAveragePool: it casts around them',
+  {
+    skip: process.arch !== 'x64' && 'float16 kernel coverage differs by CPU architecture; measured on x86-64',
+  },
+  async () => {
+    // This is why fp16 is storage only. Clip, which has a float16 kernel, shows the check can tell.
+    const half = (shape: number[]): Tensor<'float16'> => ({
+      dtype: 'float16',
+      shape,
+      data: Uint16Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) =>
+        floatToHalf(Math.sin(i) / 4),
+      ),
+    });
+    const cases: [string, (g: Graph) => string, number][] = [
+      [
+        'Conv',
+        (g) =>
+          g.op('Conv', ['x', g.constant(half([8, 8, 3, 3])), g.constant(half([8]))], {
+            pads: attr.ints([1, 1, 1, 1]),
+          }),
+        2,
+      ],
+      [
+        'Gemm',
+        (g) =>
+          g.op('Gemm', [g.op('Flatten', ['x']), g.constant(half([4, 512])), g.constant(half([4]))], {
+            transB: attr.int(1),
+          }),
+        2,
+      ],
+      ['Add', (g) => g.op('Add', ['x', 'x']), 2],
+      ['Relu', (g) => g.op('Relu', ['x']), 2],
+      [
+        'MaxPool',
+        (g) => g.op('MaxPool', ['x'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }),
+        2,
+      ],
+      ['GlobalAveragePool', (g) => g.op('GlobalAveragePool', ['x']), 2],
+      ['Clip', (g) => g.op('Clip', ['x', g.constant(half([])), g.constant(half([]))]), 0],
+    ];
+    for (const [op, build, casts] of cases) {
+      const g = new Graph();
+      g.inputs.push({ name: 'x', dtype: 'float16', shape: [1, 8, 8, 8] });
+      g.add('Identity', [build(g)], { outputs: ['y'] });
+      g.outputs.push({ name: 'y', dtype: 'float16', shape: [] });
+      assert.equal((await optimizedOps(g)).Cast ?? 0, casts, op);
+    }
+  },
+);
 
 const mobilenet = sharedPath('models/mobilenet_v2_1.0_224');
 const README_IMAGES = ['bird.bmp', 'cat.bmp', 'grace_hopper.bmp', 'hot_dog.jpg'];
@@ -106,7 +112,7 @@ test(
     const web = await runWeb(h, x);
     assert.deepEqual(argmaxRows(half, 1001), argmaxRows(ref, 1001));
     assert.deepEqual(argmaxRows(web, 1001), argmaxRows(ref, 1001));
-    // Measured: 2.3e-3 of the largest logit.
+    // Measured: 2.8e-3 of the largest logit (web vs node 6e-7).
     assert.ok(relMaxDiff(half, ref) < 5e-3, `${relMaxDiff(half, ref)}`);
     assert.ok(relMaxDiff(web, half) < 1e-5);
   },
