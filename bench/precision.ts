@@ -1,8 +1,9 @@
 /**
  * Precision benchmark: a model as float32, float16 and static int8, in one sitting. For each format it
- * prints the file size, validation accuracy (when the model is a run's, with its data at hand) and
- * inference img/s at batch 1 and 32, medians of interleaved rounds so drift in machine load hits every
- * format alike. int8 is calibrated on training images, never validation ones.
+ * prints the file size, validation accuracy (when the model is a run's, with its data at hand),
+ * onnxruntime-node img/s at batch 1 and 32 and onnxruntime-web (wasm) img/s at batch 1, medians of
+ * rounds that alternate the formats so drift in machine load hits every format alike. int8 is
+ * calibrated on training images, never validation ones.
  *   node dist/bench/precision.js <run folder | model.onnx> [--data <root>] [--calibration 128]
  *     [--threads 2] [--rounds 7]
  * A model file outside a run folder is timed with ImageNet preprocessing and calibrated on random
@@ -168,6 +169,11 @@ async function main(): Promise<void> {
     { x: x32, iters: 2 },
   ];
   const times = variants.map(() => cases.map((): number[] => []));
+  // The page's runtime: onnxruntime-web's WebAssembly provider, here in Node on one thread.
+  const web = await import('onnxruntime-web');
+  web.env.wasm.numThreads = 1;
+  const webFeed = { input: new web.Tensor('float32', x1.data, x1.shape) };
+  const webTimes = variants.map((): number[] => []);
   for (let r = 0; r < rounds; r++)
     for (const [k, v] of variants.entries()) {
       const s = await Session.create(v.bytes, { threads });
@@ -180,6 +186,17 @@ async function main(): Promise<void> {
         }
       }
       await s.release();
+      const ws = await web.InferenceSession.create(v.bytes, {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+      });
+      await ws.run(webFeed);
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await ws.run(webFeed);
+        webTimes[k].push((performance.now() - t) / 1000);
+      }
+      await ws.release();
     }
   const imgs = (k: number, c: number) => cases[c].x.shape[0] / median(times[k][c]);
   const gflopsAfter = await matmulGflops(threads);
@@ -195,12 +212,12 @@ async function main(): Promise<void> {
     `machine: ${cpus()[0].model}, onnxruntime-node ${ort.env.versions.node ?? ''}; ORT MatMul 2048x2048 at ${gflopsBefore.toFixed(0)} GFLOP/s before, ${gflopsAfter.toFixed(0)} after\n`,
   );
   console.log(
-    '| format | file MB | val accuracy | img/s batch 1 | img/s batch 32 | batch 32 vs fp32 | note |',
+    '| format | file MB | val accuracy | img/s batch 1 | img/s batch 32 | batch 32 vs fp32 | wasm img/s batch 1, 1 thread | note |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const [k, v] of variants.entries())
     console.log(
-      `| ${v.format} | ${(v.bytes.length / 1e6).toFixed(2)} | ${pct(accuracy[k])} | ${imgs(k, 0).toFixed(1)} | ${imgs(k, 1).toFixed(1)} | ${(imgs(k, 1) / imgs(0, 1)).toFixed(2)}x | ${v.note ?? ''} |`,
+      `| ${v.format} | ${(v.bytes.length / 1e6).toFixed(2)} | ${pct(accuracy[k])} | ${imgs(k, 0).toFixed(1)} | ${imgs(k, 1).toFixed(1)} | ${(imgs(k, 1) / imgs(0, 1)).toFixed(2)}x | ${(1 / median(webTimes[k])).toFixed(1)} | ${v.note ?? ''} |`,
     );
 }
 
