@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { Graph } from '../src/graph/ir.js';
 import { f32 } from '../src/graph/tensor.js';
 import type { Backbone } from '../src/models/backbone.js';
 import { loadOnnxBackbone } from '../src/models/onnx-backbone.js';
@@ -22,6 +21,7 @@ import { Rng } from '../src/random/rng.js';
 import { Session } from '../src/runtime/session.js';
 import { AdamW } from '../src/train/optim/adamw.js';
 import { TrainStep } from '../src/train/train-step.js';
+import { matmulGflops, median } from './machine.js';
 import { summarizeProfile } from './ort-profile.js';
 
 const { values } = parseArgs({
@@ -49,11 +49,6 @@ const CASES = [
 async function backbone(name: string): Promise<Backbone> {
   if (name === 'resnet34') return buildResNet(34, randomResNetStateDict(34, 0));
   return loadOnnxBackbone(mobilenetPath);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Runs one case in this process and prints one JSON line. */
@@ -101,29 +96,9 @@ async function runCase(name: string): Promise<void> {
   );
 }
 
-/** ORT MatMul throughput on this machine, so img/s figures can be compared across machines. */
-async function matmulGflops(): Promise<number> {
-  const n = 2048;
-  const g = new Graph();
-  g.inputs.push({ name: 'a', dtype: 'float32', shape: [n, n] });
-  g.add('MatMul', ['a', 'a'], { outputs: ['c'] });
-  g.outputs.push({ name: 'c', dtype: 'float32', shape: [n, n] });
-  const session = await Session.create(g, { threads });
-  const a = f32([n, n], new Rng(2).uniformArray(n * n, -1, 1));
-  await session.run({ a });
-  const times: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const t0 = performance.now();
-    await session.run({ a });
-    times.push((performance.now() - t0) / 1000);
-  }
-  await session.release();
-  return (2 * n ** 3) / median(times) / 1e9;
-}
-
 async function main(): Promise<void> {
   if (values.case) return runCase(values.case);
-  const gflops = await matmulGflops();
+  const gflops = await matmulGflops(threads);
   const rows: string[] = [];
   for (const name of CASES) {
     if (name.startsWith('mobilenet') && !existsSync(mobilenetPath)) {

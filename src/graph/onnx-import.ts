@@ -34,8 +34,8 @@ function readTensor(p: onnxProto.onnx.ITensorProto, where: string): Tensor {
   } else if (dtype === 'int64') {
     (p.int64Data ?? []).forEach((v, i) => ((data as BigInt64Array)[i] = BigInt(num(v))));
   } else {
-    // int32, uint8, bool, float16 and bfloat16 all travel in int32_data.
-    (data as Int32Array | Uint8Array | Uint16Array).set(p.int32Data ?? []);
+    // int32, int8, uint8, bool, float16 and bfloat16 all travel in int32_data.
+    (data as Int32Array | Int8Array | Uint8Array | Uint16Array).set(p.int32Data ?? []);
   }
   return { dtype, shape, data };
 }

@@ -2,7 +2,8 @@
  * A dense host tensor: the one currency between weight files, the graph IR and ONNX Runtime.
  * Half-precision types keep their raw 16-bit patterns; `toFloat32` widens them.
  */
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool';
+export type DType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
 export interface DataOf {
   float32: Float32Array;
@@ -11,6 +12,7 @@ export interface DataOf {
   bfloat16: Uint16Array;
   int64: BigInt64Array;
   int32: Int32Array;
+  int8: Int8Array;
   uint8: Uint8Array;
   bool: Uint8Array;
 }
@@ -30,6 +32,7 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   bfloat16: 2,
   int64: 8,
   int32: 4,
+  int8: 1,
   uint8: 1,
   bool: 1,
 };
@@ -64,6 +67,7 @@ export function allocData<D extends DType>(dtype: D, n: number): DataOf[D] {
     bfloat16: Uint16Array,
     int64: BigInt64Array,
     int32: Int32Array,
+    int8: Int8Array,
     uint8: Uint8Array,
     bool: Uint8Array,
   }[dtype];
@@ -80,12 +84,13 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+const halfView = new Float32Array(1);
+const halfBits = new Uint32Array(halfView.buffer);
+
 /** Encodes to IEEE half with round-to-nearest-even. */
 export function floatToHalf(v: number): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  f[0] = v;
-  const x = u[0];
+  halfView[0] = v;
+  const x = halfBits[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;

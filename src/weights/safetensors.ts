@@ -22,6 +22,7 @@ const DTYPE_OF_CODE = new Map<string, DType>([
   ['BF16', 'bfloat16'],
   ['I64', 'int64'],
   ['I32', 'int32'],
+  ['I8', 'int8'],
   ['U8', 'uint8'],
   ['BOOL', 'bool'],
 ]);

@@ -92,7 +92,7 @@ test('corrupt files are rejected with the file name and the problem', () => {
     [header('[1, 2]'), /^Error: bad\.st: header is not a JSON object$/],
     [
       fileWith({ a: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1),
-      /^Error: bad\.st: tensor 'a': unknown dtype "F8_E4M3" \(supported: F32, F64, F16, BF16, I64, I32, U8, BOOL\)$/,
+      /^Error: bad\.st: tensor 'a': unknown dtype "F8_E4M3" \(supported: F32, F64, F16, BF16, I64, I32, I8, U8, BOOL\)$/,
     ],
     [
       fileWith({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4),
