@@ -5,7 +5,12 @@ export class PickleAsm {
   private out: number[] = [];
 
   raw(...bytes: number[]): this {
-    this.out.push(...bytes);
+    return this.data(bytes);
+  }
+
+  /** Appends bytes one by one: a spread of a long array would overflow the call stack. */
+  data(bytes: ArrayLike<number>): this {
+    for (let i = 0; i < bytes.length; i++) this.out.push(bytes[i]);
     return this;
   }
 
@@ -18,12 +23,14 @@ export class PickleAsm {
   }
 
   global(module: string, name: string): this {
-    return this.op('c').raw(...new TextEncoder().encode(`${module}\n${name}\n`));
+    return this.op('c').data(new TextEncoder().encode(`${module}\n${name}\n`));
   }
 
   str(s: string): this {
     const b = new TextEncoder().encode(s);
-    return this.op('X').raw(...le32(b.length), ...b);
+    return this.op('X')
+      .raw(...le32(b.length))
+      .data(b);
   }
 
   int(n: number): this {
