@@ -10,33 +10,45 @@ type Long = { toNumber(): number };
 const num = (v: number | Long | null | undefined): number =>
   v == null ? 0 : typeof v === 'number' ? v : v.toNumber();
 
+/**
+ * Copies a TensorProto's data. Its dims are checked against the data it actually holds before
+ * anything is allocated, so a tiny file declaring huge dims is refused rather than allocated.
+ */
 function readTensor(p: onnxProto.onnx.ITensorProto, where: string): Tensor {
+  const bad = (problem: string): never => {
+    throw new Error(`${where}: tensor '${p.name}' ${problem}`);
+  };
   if (p.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new Error(
-      `${where}: tensor '${p.name}' uses external data, which is not supported; re-save the model with weights embedded`,
-    );
+    bad('uses external data, which is not supported; re-save the model with weights embedded');
   }
   const dtype = dtypeFromOnnx(p.dataType ?? 0, where);
   const shape = (p.dims ?? []).map(num);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`has invalid dims [${shape}]`);
   const n = numel(shape);
-  const data = allocData(dtype, n);
-  if (p.rawData && p.rawData.length) {
-    if (p.rawData.length !== n * BYTES_PER_ELEMENT[dtype]) {
-      throw new Error(
-        `${where}: tensor '${p.name}' has ${p.rawData.length} bytes of data for shape [${shape}] of ${dtype}`,
-      );
-    }
-    new Uint8Array(data.buffer).set(p.rawData);
-  } else if (dtype === 'float32') {
-    (data as Float32Array).set(p.floatData ?? []);
-  } else if (dtype === 'float64') {
-    (data as Float64Array).set(p.doubleData ?? []);
-  } else if (dtype === 'int64') {
-    (p.int64Data ?? []).forEach((v, i) => ((data as BigInt64Array)[i] = BigInt(num(v))));
-  } else {
-    // int32, uint8, bool, float16 and bfloat16 all travel in int32_data.
-    (data as Int32Array | Uint8Array | Uint16Array).set(p.int32Data ?? []);
+  const raw = p.rawData?.length ? p.rawData : undefined;
+  // int32, uint8, bool, float16 and bfloat16 all travel in int32_data.
+  const typed =
+    dtype === 'float32'
+      ? p.floatData
+      : dtype === 'float64'
+        ? p.doubleData
+        : dtype === 'int64'
+          ? p.int64Data
+          : p.int32Data;
+  const held = raw ? raw.length / BYTES_PER_ELEMENT[dtype] : (typed?.length ?? 0);
+  if (held !== n) {
+    bad(
+      raw
+        ? `has ${raw.length} bytes of data for shape [${shape}] of ${dtype}`
+        : `has ${held} values for shape [${shape}] (${n} elements) of ${dtype}`,
+    );
   }
+  const data = allocData(dtype, n);
+  if (raw) new Uint8Array(data.buffer).set(raw);
+  else if (dtype === 'int64') {
+    const out = data as BigInt64Array;
+    (typed as (number | Long)[]).forEach((v, i) => (out[i] = BigInt(v.toString())));
+  } else (data as Exclude<typeof data, BigInt64Array>).set(typed as number[]);
   return { dtype, shape, data };
 }
 
