@@ -1,6 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { attr, Graph, type Attr, type Dim, type ValueInfo } from './ir.js';
 import { dtypeFromOnnx } from './onnx-dtypes.js';
+import { printable } from './printable.js';
 import { allocData, BYTES_PER_ELEMENT, numel, type Tensor } from './tensor.js';
 
 const { onnx } = onnxProto;
@@ -16,7 +17,7 @@ const num = (v: number | Long | null | undefined): number =>
  */
 function readTensor(p: onnxProto.onnx.ITensorProto, where: string): Tensor {
   const bad = (problem: string): never => {
-    throw new Error(`${where}: tensor '${p.name}' ${problem}`);
+    throw new Error(`${where}: tensor '${printable(p.name ?? '')}' ${problem}`);
   };
   if (p.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     bad('uses external data, which is not supported; re-save the model with weights embedded');
@@ -67,13 +68,15 @@ function readAttr(a: onnxProto.onnx.IAttributeProto, where: string): Attr {
     case A.TENSOR:
       return attr.tensor(readTensor(a.t ?? {}, where));
     default:
-      throw new Error(`${where}: attribute '${a.name}' has type ${A[a.type ?? 0]}, which is not supported`);
+      throw new Error(
+        `${where}: attribute '${printable(a.name ?? '')}' has type ${A[a.type ?? 0]}, which is not supported`,
+      );
   }
 }
 
 function readValueInfo(v: onnxProto.onnx.IValueInfoProto, where: string): ValueInfo {
   const t = v.type?.tensorType;
-  if (!t) throw new Error(`${where}: value '${v.name}' is not a tensor`);
+  if (!t) throw new Error(`${where}: value '${printable(v.name ?? '')}' is not a tensor`);
   const shape: Dim[] = (t.shape?.dim ?? []).map((d, i) =>
     d.dimParam ? d.dimParam : d.dimValue != null ? num(d.dimValue) : `d${i}`,
   );
@@ -105,7 +108,10 @@ export function fromOnnxBytes(bytes: Uint8Array, where = 'onnx model'): Graph {
       inputs: [...(n.input ?? [])],
       outputs: [...(n.output ?? [])],
       attrs: Object.fromEntries(
-        (n.attribute ?? []).map((a) => [a.name ?? '', readAttr(a, `${where} node '${n.name}'`)]),
+        (n.attribute ?? []).map((a) => [
+          a.name ?? '',
+          readAttr(a, `${where} node '${printable(n.name ?? '')}'`),
+        ]),
       ),
     };
     g.nodes.push(n.domain ? { ...node, domain: n.domain } : node);

@@ -11,6 +11,8 @@
  * budget, so a small hostile stream is refused in milliseconds rather than exhausting memory.
  */
 
+import { printable } from '../graph/printable.js';
+
 /** A callable global; REDUCE and NEWOBJ call it with the argument tuple. */
 export type PyCallable = (args: unknown[]) => unknown;
 
@@ -190,7 +192,7 @@ class Unpickler {
     const key = `${module}.${name}`;
     if (!this.options.globals.has(key)) {
       this.fail(
-        `unsupported global ${key}: this safe loader only allows ${[...this.options.globals.keys()].join(', ')}`,
+        `unsupported global ${printable(key)}: this safe loader only allows ${[...this.options.globals.keys()].join(', ')}`,
       );
     }
     this.push(this.options.globals.get(key));

@@ -9,6 +9,7 @@
  * or memory before it is refused.
  */
 import { readFile } from 'node:fs/promises';
+import { printable } from '../graph/printable.js';
 import { BYTES_PER_ELEMENT, type DType, numel, type Tensor } from '../graph/tensor.js';
 import { type PyCallable, unpickle } from './pickle.js';
 import { lastElement, materialise } from './strided.js';
@@ -111,7 +112,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, where: string): Map<strin
   const archive: Archive = { zip, prefix, storages: new Map(), fail };
   const views = new WeakSet<TensorView>();
   const root = unpickle(readSmall(zip, `${prefix}/data.pkl`, LIMITS.pickleBytes, fail), {
-    where: `${where}: ${prefix}/data.pkl`,
+    where: `${where}: ${printable(prefix)}/data.pkl`,
     globals: allowedGlobals(views, fail),
     persistentLoad: (pid) => loadStorage(pid, archive),
     build: (obj, state) => {
@@ -130,8 +131,9 @@ export async function loadTorchCheckpoint(path: string): Promise<Map<string, Ten
 /** An entry that must exist and is read whole, refused first if it declares more than `max` bytes. */
 function readSmall(zip: ZipArchive, name: string, max: number, fail: Fail): Uint8Array {
   const entry = zip.entries.get(name);
-  if (!entry) fail(`missing ${name}`);
-  if (entry.size > max) fail(`${name} declares ${entry.size} bytes, more than the ${max} a checkpoint needs`);
+  if (!entry) fail(`missing ${printable(name)}`);
+  if (entry.size > max)
+    fail(`${printable(name)} declares ${entry.size} bytes, more than the ${max} a checkpoint needs`);
   return zip.read(entry);
 }
 
@@ -181,18 +183,18 @@ function loadStorage(pid: unknown, archive: Archive): Storage {
   if (known) {
     if (known.type !== type || known.numel !== numel) {
       fail(
-        `storage ${key} is named both as ${known.type.name} of ${known.numel} elements and as ${type.name} of ${numel}`,
+        `storage ${printable(key)} is named both as ${known.type.name} of ${known.numel} elements and as ${type.name} of ${numel}`,
       );
     }
     return known;
   }
   const path = `${prefix}/data/${key}`;
   const entry = zip.entries.get(path);
-  if (!entry) fail(`missing storage record ${path}`);
+  if (!entry) fail(`missing storage record ${printable(path)}`);
   const storage = new Storage(key, type, numel, entry);
   if (entry.size !== storage.byteLength) {
     fail(
-      `storage record ${path} has ${entry.size} bytes but ${type.name} of ${numel} elements needs ${storage.byteLength}`,
+      `storage record ${printable(path)} has ${entry.size} bytes but ${type.name} of ${numel} elements needs ${storage.byteLength}`,
     );
   }
   storages.set(key, storage);
@@ -218,7 +220,7 @@ function rebuildTensorV2(args: unknown[], fail: Fail): TensorView {
   const view = new TensorView(storage, offset, [...size], [...stride]);
   if (lastElement(view) >= storage.numel) {
     fail(
-      `storage ${storage.key} (${storage.numel} elements) is too short for the view ` +
+      `storage ${printable(storage.key)} (${storage.numel} elements) is too short for the view ` +
         `at offset ${offset} with size [${size}] and stride [${stride}]`,
     );
   }
@@ -250,8 +252,8 @@ function materialiseAll(
       b[1].byteLength - b[1].storage.byteLength > a[1].byteLength - a[1].storage.byteLength ? b : a,
     );
     fail(
-      `tensor '${name}' of size [${v.size}] and stride [${v.stride}] expands its ${v.storage.numel}-element ` +
-        `storage ${v.storage.key}: the state dict would take ${tensorBytes} bytes from ${storageBytes} ` +
+      `tensor '${printable(name)}' of size [${v.size}] and stride [${v.stride}] expands its ${v.storage.numel}-element ` +
+        `storage ${printable(v.storage.key)}: the state dict would take ${tensorBytes} bytes from ${storageBytes} ` +
         `bytes of storage, more than the ${LIMITS.expansion} times this loader allows`,
     );
   }
@@ -267,7 +269,9 @@ function materialiseAll(
       try {
         t = materialise({ dtype: storage.type.dtype, storage: bytes, offset, size, stride });
       } catch (e) {
-        fail(`tensor '${name}' (${v.byteLength} bytes) cannot be allocated: ${(e as Error).message}`);
+        fail(
+          `tensor '${printable(name)}' (${v.byteLength} bytes) cannot be allocated: ${(e as Error).message}`,
+        );
       }
       tensors.set(v, t);
     }
@@ -311,6 +315,7 @@ function describe(v: unknown, depth = 3): string {
     return `(${shown.join(', ')})`;
   }
   if (v instanceof StorageType) return `torch.${v.name}`;
+  if (typeof v === 'function') return 'a callable';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'object' && v !== null) return 'an object';
   return String(v);

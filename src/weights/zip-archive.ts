@@ -7,6 +7,7 @@
  */
 import { constants } from 'node:buffer';
 import { crc32, inflateRawSync } from 'node:zlib';
+import { printable } from '../graph/printable.js';
 
 export interface ZipEntry {
   name: string;
@@ -58,7 +59,7 @@ export class ZipArchive {
       const next = p + CENTRAL_HEADER + nameLen + extraLen + this.u16(p + 32);
       if (next > end) fail(`corrupt zip archive: central directory entry ${i} runs past its end`);
       const name = names.decode(bytes.subarray(p + CENTRAL_HEADER, p + CENTRAL_HEADER + nameLen));
-      if (this.entries.has(name)) fail(`corrupt zip archive: entry ${name} appears twice`);
+      if (this.entries.has(name)) fail(`corrupt zip archive: entry ${printable(name)} appears twice`);
       const sizes = this.zip64Sizes(p, p + CENTRAL_HEADER + nameLen, extraLen, name);
       this.entries.set(name, {
         name,
@@ -75,7 +76,7 @@ export class ZipArchive {
     for (let i = 0; i + 1 < byOffset.length; i++) {
       const [a, b] = [byOffset[i], byOffset[i + 1]];
       if (a.localOffset === b.localOffset)
-        fail(`corrupt zip archive: entries ${a.name} and ${b.name} share their data`);
+        fail(`corrupt zip archive: entries ${printable(a.name)} and ${printable(b.name)} share their data`);
       a.limit = Math.min(b.localOffset, offset);
     }
   }
@@ -91,7 +92,7 @@ export class ZipArchive {
    */
   read(entry: ZipEntry): Uint8Array {
     const { name, localOffset: at, compressedSize, size, method } = entry;
-    const bad: Fail = (problem) => this.fail(`corrupt zip entry ${name}: ${problem}`);
+    const bad: Fail = (problem) => this.fail(`corrupt zip entry ${printable(name)}: ${problem}`);
     if (entry.flags & 1) bad('it is encrypted');
     if (at + LOCAL_HEADER > entry.limit || this.u32(at) !== SIG.local)
       bad('no local header where it should be');
@@ -172,7 +173,7 @@ export class ZipArchive {
       let f = q + 4;
       const next = (): number => {
         if (f + 8 > Math.min(fieldEnd, extra + extraLen))
-          this.fail(`corrupt zip archive: entry ${name} lacks its zip64 sizes`);
+          this.fail(`corrupt zip archive: entry ${printable(name)} lacks its zip64 sizes`);
         f += 8;
         return this.u64(f - 8);
       };

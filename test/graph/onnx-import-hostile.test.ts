@@ -36,6 +36,11 @@ test('initializers whose dims promise more than their data are refused before al
       { dims: [3], dataType: T.FLOAT, floatData: [1, 2, 3, 4] },
       /has 4 values for shape \[3\] \(3 elements\)/,
     ],
+    // Found by fuzzing: names are the file's bytes, so they are escaped to keep the message one line.
+    [
+      { name: 'w\n\u0000', dims: [1], dataType: T.FLOAT },
+      /^hostile\.onnx: tensor 'w\\u000a\\u0000' has 0 values/,
+    ],
   ];
   for (const [w, problem] of cases) {
     const rss = process.resourceUsage().maxRSS;

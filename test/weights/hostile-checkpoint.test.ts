@@ -228,3 +228,27 @@ test('floods of cheap opcodes hit the pickle budget within the time and memory b
     );
   }
 });
+
+test('found by fuzzing: errors describe callables and odd names in one line', () => {
+  // A persistent id holding an allowed callable once printed the callable's source, newlines and all.
+  const pid = new PickleAsm()
+    .proto()
+    .op('(')
+    .str('storage')
+    .global('collections', 'OrderedDict')
+    .op('t')
+    .op('Q');
+  refused(
+    checkpointZip(pid.op('.').bytes(), {}),
+    'callable.pth',
+    /^callable\.pth: unsupported persistent id \("storage", a callable\)$/,
+  );
+  // Names from the file are escaped, so they cannot break the message over lines.
+  refused(
+    checkpointZip(stateDictPickle([view({ name: 'w\nx', numel: 1, size: [2 ** 30], stride: [0] })]), {
+      '0': f32(1),
+    }),
+    'name.pth',
+    /^name\.pth: tensor 'w\\u000ax' of size \[1073741824\]/,
+  );
+});
