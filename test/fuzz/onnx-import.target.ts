@@ -1,11 +1,12 @@
 // Fuzz target: the ONNX importer (protobuf decoding, tensors, attributes, value infos).
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
-import { attr, Graph } from '../../src/graph/ir.js';
+import { attr } from '../../src/graph/ir.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { fromOnnxBytes } from '../../src/graph/onnx-import.js';
-import { f32, i64 } from '../../src/graph/tensor.js';
+import { f32 } from '../../src/graph/tensor.js';
 import type { Rng } from '../../src/random/rng.js';
+import { everyAttributeGraph } from '../graph/every-attribute.js';
 import { checkTensor, type FuzzTarget } from './harness.js';
 import { mutate, pick } from './mutate.js';
 
@@ -13,24 +14,11 @@ const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
 
 const ours = (() => {
-  const g = new Graph();
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4] });
-  g.initializers.set('shape', i64([2], [-1, 2]));
+  const g = everyAttributeGraph();
   g.initializers.set('half', { dtype: 'float16', shape: [2], data: Uint16Array.of(0x3c00, 0xc000) });
-  const c = g.constant(f32([1, 2], [0.5, 2]));
-  g.add('Reshape', ['x', 'shape'], {
-    name: 'r',
-    outputs: ['y'],
-    attrs: {
-      a: attr.int(3),
-      b: attr.float(0.25),
-      c: attr.ints([1, 2]),
-      d: attr.floats([0.5]),
-      e: attr.string('hi'),
-    },
-  });
-  g.add('Mul', ['y', c], { outputs: ['z'] });
-  g.outputs.push({ name: 'z', dtype: 'float32', shape: ['N', 2] });
+  g.add('Constant', [], { outputs: ['k'], attrs: { value: attr.tensor(f32([1, 2], [0.5, 2])) } });
+  g.add('Mul', ['y', 'k'], { outputs: ['z'] });
+  g.outputs = [{ name: 'z', dtype: 'float32', shape: ['N', 2] }];
   return toOnnxBytes(g);
 })();
 /** Tensors in the typed fields rather than raw_data, as some exporters write them. */

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import type { Rng } from '../../src/random/rng.js';
 import { readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js';
-import { PickleAsm, stateDictPickle, type StoredView, tensorOps } from '../weights/pickle-asm.js';
+import {
+  floatView,
+  PickleAsm,
+  sampleStorage,
+  sampleViews,
+  stateDictPickle,
+  tensorOps,
+} from '../weights/pickle-asm.js';
 import { deflated, stored, zipArchive } from '../weights/zip-asm.js';
 import { checkTensor, type FuzzTarget } from './harness.js';
 import { mutate, pick } from './mutate.js';
@@ -15,28 +22,13 @@ const seed = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../../../test/fuzz/seeds/${name}`, import.meta.url)));
 const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-const f64: StoredView = {
-  name: 'v',
-  storageType: 'DoubleStorage',
-  key: '0',
-  numel: 24,
-  offset: 0,
-  size: [2, 3, 4],
-  stride: [12, 4, 1],
-};
 const synthetic: Entries[] = [
   [
     [
       'archive/data.pkl',
-      stateDictPickle([
-        f64,
-        { ...f64, name: 'permuted', size: [4, 2, 3], stride: [1, 12, 4] },
-        { ...f64, name: 'narrowed', offset: 5, size: [3, 2], stride: [4, 1] },
-        { ...f64, name: 'scalar', offset: 23, size: [], stride: [] },
-        { name: 'i', storageType: 'LongStorage', key: '1', numel: 2, offset: 0, size: [2], stride: [1] },
-      ]),
+      stateDictPickle([...sampleViews, floatView({ name: 'i', storageType: 'LongStorage', key: '1' })]),
     ],
-    ['archive/data/0', bytes(Float64Array.from({ length: 24 }, (_, i) => i))],
+    ['archive/data/0', sampleStorage],
     ['archive/data/1', bytes(BigInt64Array.of(-1n, 7n))],
   ],
   // {'epoch': 1, 'state_dict': OrderedDict(w=Parameter(...))}, as a training script saves it.
@@ -48,15 +40,7 @@ const synthetic: Entries[] = [
       .str('w')
       .global('torch._utils', '_rebuild_parameter')
       .op('(');
-    tensorOps(p, {
-      name: 'w',
-      storageType: 'HalfStorage',
-      key: '0',
-      numel: 3,
-      offset: 0,
-      size: [3],
-      stride: [1],
-    });
+    tensorOps(p, floatView({ storageType: 'HalfStorage', numel: 3, size: [3] }));
     p.raw(0x88).global('collections', 'OrderedDict').op(')').op('R').op('t').op('R').op('s').op('u').op('.');
     return [
       ['archive/data.pkl', p.bytes()],

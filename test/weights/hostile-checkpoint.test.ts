@@ -4,21 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js';
-import { checkpointZip, PickleAsm, stateDictPickle, type StoredView } from './pickle-asm.js';
-import { concat, deflated, stored, zipArchive } from './zip-asm.js';
+import { checkpointZip, floatView, PickleAsm, stateDictPickle } from './pickle-asm.js';
+import { deflated, stored, zipArchive } from './zip-asm.js';
 
 const MiB = 2 ** 20;
 const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
-const view = (over: Partial<StoredView> = {}): StoredView => ({
-  name: 'w',
-  storageType: 'FloatStorage',
-  key: '0',
-  numel: 2,
-  offset: 0,
-  size: [2],
-  stride: [1],
-  ...over,
-});
 
 /** Runs `read` and checks it took under a second and grew the peak RSS by under 100 MB. */
 function bounded<T>(label: string, read: () => T): T {
@@ -52,11 +42,11 @@ function refused(file: Uint8Array, name: string, problem: RegExp): void {
 /** `n` MiB of zeros as raw deflate, built from one compressed MiB repeated (no gigabyte buffer needed). */
 function deflatedZeros(n: number): Uint8Array {
   const mib = deflateRawSync(new Uint8Array(MiB), { finishFlush: constants.Z_SYNC_FLUSH });
-  return concat([...Array<Uint8Array>(n).fill(mib), deflateRawSync(new Uint8Array(0))]);
+  return Buffer.concat([...Array<Uint8Array>(n).fill(mib), deflateRawSync(new Uint8Array(0))]);
 }
 
 test('a 500M-element stride-0 view of a 1-element storage is refused, not expanded', () => {
-  const file = checkpointZip(stateDictPickle([view({ numel: 1, size: [500_000_000], stride: [0] })]), {
+  const file = checkpointZip(stateDictPickle([floatView({ numel: 1, size: [500_000_000], stride: [0] })]), {
     '0': f32(1),
   });
   assert.ok(file.length < 600);
@@ -66,14 +56,14 @@ test('a 500M-element stride-0 view of a 1-element storage is refused, not expand
     /^stride0\.pth: tensor 'w' of size \[500000000\] and stride \[0\] expands its 1-element storage 0: the state dict would take 2000000000 bytes from 4 bytes of storage, more than the 4 times this loader allows$/,
   );
   // Shapes whose element count overflows a double are refused the same way.
-  const huge = view({ numel: 1, size: [2 ** 30, 2 ** 30, 2 ** 30], stride: [0, 0, 0] });
+  const huge = floatView({ numel: 1, size: [2 ** 30, 2 ** 30, 2 ** 30], stride: [0, 0, 0] });
   refused(checkpointZip(stateDictPickle([huge]), { '0': f32(1) }), 'huge.pth', /expands its 1-element/);
 });
 
 test('views that share their storage, like tied weights, still load', () => {
   const tied = [
-    view({ name: 'a', numel: 4, size: [4] }),
-    view({ name: 'b', numel: 4, size: [2, 2], stride: [2, 1] }),
+    floatView({ name: 'a', numel: 4, size: [4] }),
+    floatView({ name: 'b', numel: 4, size: [2, 2], stride: [2, 1] }),
   ];
   const sd = readTorchCheckpoint(checkpointZip(stateDictPickle(tied), { '0': f32(1, 2, 3, 4) }), 'tied.pth');
   assert.deepEqual([...(sd.get('a')?.data ?? [])], [1, 2, 3, 4]);
@@ -116,7 +106,7 @@ test('lists sharing references 40 levels deep are described in a few words, neve
 test('a zip with an unreferenced 1.5 GiB entry reads only what the pickle references', () => {
   const junk = { name: 'archive/data/junk', data: deflatedZeros(1536), method: 8 as const, size: 1536 * MiB };
   const file = zipArchive([
-    stored('archive/data.pkl', stateDictPickle([view()])),
+    stored('archive/data.pkl', stateDictPickle([floatView()])),
     stored('archive/data/0', f32(3, 4)),
     junk,
   ]);
@@ -127,7 +117,7 @@ test('a zip with an unreferenced 1.5 GiB entry reads only what the pickle refere
 
 test('storage records that inflate like a zip bomb, or past their declared size, are refused', () => {
   const numel = (1536 * MiB) / 4;
-  const pkl = stored('archive/data.pkl', stateDictPickle([view({ numel, size: [numel] })]));
+  const pkl = stored('archive/data.pkl', stateDictPickle([floatView({ numel, size: [numel] })]));
   const bomb = { name: 'archive/data/0', data: deflatedZeros(1536), method: 8 as const, size: 1536 * MiB };
   refused(
     zipArchive([pkl, bomb]),
@@ -137,7 +127,7 @@ test('storage records that inflate like a zip bomb, or past their declared size,
   // A record that declares the 8 bytes its storage needs but holds 1.5 GiB stops at byte 9.
   const liar = { ...bomb, size: 8, crc: crc32(f32(0, 0)) };
   refused(
-    zipArchive([stored('archive/data.pkl', stateDictPickle([view()])), liar]),
+    zipArchive([stored('archive/data.pkl', stateDictPickle([floatView()])), liar]),
     'liar.pth',
     /^liar\.pth: corrupt zip entry archive\/data\/0: it inflates to more than its declared 8 bytes$/,
   );
@@ -152,7 +142,7 @@ test('storage records that inflate like a zip bomb, or past their declared size,
 
 test('zip entries whose data overlap are refused, so one body cannot be read under many names', () => {
   const views = Array.from({ length: 100 }, (_, i) =>
-    view({ name: `w${i}`, key: String(i), numel: 1024, size: [1024] }),
+    floatView({ name: `w${i}`, key: String(i), numel: 1024, size: [1024] }),
   );
   const body = stored('archive/data/0', new Uint8Array(4096));
   const aliases = views.slice(1).map((v) => ({ ...body, name: `archive/data/${v.key}`, sameAs: body.name }));
@@ -166,7 +156,7 @@ test('zip entries whose data overlap are refused, so one body cannot be read und
 test('a damaged record fails its CRC', () => {
   const record = stored('archive/data/0', f32(3, 4));
   const file = zipArchive([
-    stored('archive/data.pkl', stateDictPickle([view()])),
+    stored('archive/data.pkl', stateDictPickle([floatView()])),
     { ...record, crc: record.crc! ^ 1 },
   ]);
   refused(
@@ -177,7 +167,7 @@ test('a damaged record fails its CRC', () => {
   // Deflated records (a re-zipped checkpoint) read like stored ones.
   const sd = readTorchCheckpoint(
     zipArchive([
-      deflated('archive/data.pkl', stateDictPickle([view()])),
+      deflated('archive/data.pkl', stateDictPickle([floatView()])),
       deflated('archive/data/0', f32(3, 4)),
     ]),
     'deflated.pth',
@@ -220,7 +210,7 @@ test('floods of cheap opcodes hit the pickle budget within the time and memory b
     ['binget', (n) => Uint8Array.from({ length: n }, (_, i) => (i % 2 ? 0 : 0x68))],
   ];
   for (const [name, body] of floods) {
-    const pkl = concat([Uint8Array.of(0x80, 2, 0x5d, 0x71, 0), body(8 * MiB)]);
+    const pkl = Buffer.concat([Uint8Array.of(0x80, 2, 0x5d, 0x71, 0), body(8 * MiB)]);
     refused(
       zipArchive([deflated('archive/data.pkl', pkl)]),
       `${name}.pth`,
@@ -245,7 +235,7 @@ test('found by fuzzing: errors describe callables and odd names in one line', ()
   );
   // Names from the file are escaped, so they cannot break the message over lines.
   refused(
-    checkpointZip(stateDictPickle([view({ name: 'w\nx', numel: 1, size: [2 ** 30], stride: [0] })]), {
+    checkpointZip(stateDictPickle([floatView({ name: 'w\nx', numel: 1, size: [2 ** 30], stride: [0] })]), {
       '0': f32(1),
     }),
     'name.pth',

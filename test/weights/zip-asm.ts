@@ -65,15 +65,6 @@ export function zipArchive(entries: ZipEntry[]): Uint8Array {
   end.setUint16(10, entries.length, true);
   end.setUint32(12, cdSize, true);
   end.setUint32(16, at, true);
-  return concat([...parts, ...central, new Uint8Array(end.buffer)]);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  // A plain copy, not a Buffer: Buffer.prototype.slice would make views where tests expect copies.
+  return new Uint8Array(Buffer.concat([...parts, ...central, new Uint8Array(end.buffer)]));
 }
