@@ -30,6 +30,7 @@ const synthetic: Entries[] = [
     ],
     ['archive/data/0', sampleStorage],
     ['archive/data/1', bytes(BigInt64Array.of(-1n, 7n))],
+    ['archive/byteorder', new TextEncoder().encode('little')], // as PyTorch 2 writes it
   ],
   // {'epoch': 1, 'state_dict': OrderedDict(w=Parameter(...))}, as a training script saves it.
   (() => {
