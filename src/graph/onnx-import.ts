@@ -1,6 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { attr, Graph, type Attr, type Dim, type ValueInfo } from './ir.js';
 import { dtypeFromOnnx } from './onnx-dtypes.js';
+import { printable } from './printable.js';
 import { allocData, BYTES_PER_ELEMENT, numel, type Tensor } from './tensor.js';
 
 const { onnx } = onnxProto;
@@ -10,33 +11,45 @@ type Long = { toNumber(): number };
 const num = (v: number | Long | null | undefined): number =>
   v == null ? 0 : typeof v === 'number' ? v : v.toNumber();
 
+/**
+ * Copies a TensorProto's data. Its dims are checked against the data it actually holds before
+ * anything is allocated, so a tiny file declaring huge dims is refused rather than allocated.
+ */
 function readTensor(p: onnxProto.onnx.ITensorProto, where: string): Tensor {
+  const bad = (problem: string): never => {
+    throw new Error(`${where}: tensor '${printable(p.name ?? '')}' ${problem}`);
+  };
   if (p.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new Error(
-      `${where}: tensor '${p.name}' uses external data, which is not supported; re-save the model with weights embedded`,
-    );
+    bad('uses external data, which is not supported; re-save the model with weights embedded');
   }
   const dtype = dtypeFromOnnx(p.dataType ?? 0, where);
   const shape = (p.dims ?? []).map(num);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`has invalid dims [${shape}]`);
   const n = numel(shape);
-  const data = allocData(dtype, n);
-  if (p.rawData && p.rawData.length) {
-    if (p.rawData.length !== n * BYTES_PER_ELEMENT[dtype]) {
-      throw new Error(
-        `${where}: tensor '${p.name}' has ${p.rawData.length} bytes of data for shape [${shape}] of ${dtype}`,
-      );
-    }
-    new Uint8Array(data.buffer).set(p.rawData);
-  } else if (dtype === 'float32') {
-    (data as Float32Array).set(p.floatData ?? []);
-  } else if (dtype === 'float64') {
-    (data as Float64Array).set(p.doubleData ?? []);
-  } else if (dtype === 'int64') {
-    (p.int64Data ?? []).forEach((v, i) => ((data as BigInt64Array)[i] = BigInt(num(v))));
-  } else {
-    // int32, int8, uint8, bool, float16 and bfloat16 all travel in int32_data.
-    (data as Int32Array | Int8Array | Uint8Array | Uint16Array).set(p.int32Data ?? []);
+  const raw = p.rawData?.length ? p.rawData : undefined;
+  // int32, int8, uint8, bool, float16 and bfloat16 all travel in int32_data.
+  const typed =
+    dtype === 'float32'
+      ? p.floatData
+      : dtype === 'float64'
+        ? p.doubleData
+        : dtype === 'int64'
+          ? p.int64Data
+          : p.int32Data;
+  const held = raw ? raw.length / BYTES_PER_ELEMENT[dtype] : (typed?.length ?? 0);
+  if (held !== n) {
+    bad(
+      raw
+        ? `has ${raw.length} bytes of data for shape [${shape}] of ${dtype}`
+        : `has ${held} values for shape [${shape}] (${n} elements) of ${dtype}`,
+    );
   }
+  const data = allocData(dtype, n);
+  if (raw) new Uint8Array(data.buffer).set(raw);
+  else if (dtype === 'int64') {
+    const out = data as BigInt64Array;
+    (typed as (number | Long)[]).forEach((v, i) => (out[i] = BigInt(v.toString())));
+  } else (data as Exclude<typeof data, BigInt64Array>).set(typed as number[]);
   return { dtype, shape, data };
 }
 
@@ -55,13 +68,15 @@ function readAttr(a: onnxProto.onnx.IAttributeProto, where: string): Attr {
     case A.TENSOR:
       return attr.tensor(readTensor(a.t ?? {}, where));
     default:
-      throw new Error(`${where}: attribute '${a.name}' has type ${A[a.type ?? 0]}, which is not supported`);
+      throw new Error(
+        `${where}: attribute '${printable(a.name ?? '')}' has type ${A[a.type ?? 0]}, which is not supported`,
+      );
   }
 }
 
 function readValueInfo(v: onnxProto.onnx.IValueInfoProto, where: string): ValueInfo {
   const t = v.type?.tensorType;
-  if (!t) throw new Error(`${where}: value '${v.name}' is not a tensor`);
+  if (!t) throw new Error(`${where}: value '${printable(v.name ?? '')}' is not a tensor`);
   const shape: Dim[] = (t.shape?.dim ?? []).map((d, i) =>
     d.dimParam ? d.dimParam : d.dimValue != null ? num(d.dimValue) : `d${i}`,
   );
@@ -93,7 +108,10 @@ export function fromOnnxBytes(bytes: Uint8Array, where = 'onnx model'): Graph {
       inputs: [...(n.input ?? [])],
       outputs: [...(n.output ?? [])],
       attrs: Object.fromEntries(
-        (n.attribute ?? []).map((a) => [a.name ?? '', readAttr(a, `${where} node '${n.name}'`)]),
+        (n.attribute ?? []).map((a) => [
+          a.name ?? '',
+          readAttr(a, `${where} node '${printable(n.name ?? '')}'`),
+        ]),
       ),
     };
     g.nodes.push(n.domain ? { ...node, domain: n.domain } : node);

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
@@ -16,18 +16,33 @@ export function defaultCacheDir(): string {
 }
 
 /**
- * Downloads `url` into `cacheDir` under its own file name, or returns the file already there. The body
- * streams to a temp file beside the target while it is hashed; a name with a hash prefix must match the
- * sha256 (as torch.hub checks it), and only then is the file renamed into place, so whatever sits at the
- * cached path is complete and verified.
+ * Where `url` is cached: a folder named by the URL's own hash (so two URLs ending in the same file
+ * name never share an entry), holding the file under its own name (whose extension says its type).
+ */
+function cachePath(url: string, cacheDir = defaultCacheDir()): string {
+  const href = new URL(url).href;
+  const key = createHash('sha256').update(href).digest('hex').slice(0, 16);
+  return join(cacheDir, key, basename(new URL(href).pathname));
+}
+
+/**
+ * Downloads `url` into the cache, or returns the file already cached for that URL. The body streams
+ * to a temp file beside the target while it is hashed; a name with a hash prefix must match the
+ * sha256 (as torch.hub checks it), and only then is the file renamed into place, so whatever sits at
+ * the cached path is complete. A cached file whose name carries a hash is checked again on every hit,
+ * and replaced by a fresh download if it no longer matches.
  */
 export async function downloadCached(url: string, cacheDir = defaultCacheDir()): Promise<string> {
   const fail = (reason: string) =>
     new Error(`cannot download ${url} (${reason}); download it yourself and pass --weights <path>`);
   const name = basename(new URL(url).pathname);
   if (!name) throw fail('the URL names no file');
-  const dest = join(cacheDir, name);
-  if (existsSync(dest)) return dest;
+  const dest = cachePath(url, cacheDir);
+  const expected = HASH_IN_NAME.exec(name)?.[1];
+  if (existsSync(dest)) {
+    if (!expected || (await fileSha256(dest)).startsWith(expected)) return dest;
+    await rm(dest, { force: true });
+  }
 
   let res: Response;
   try {
@@ -38,8 +53,8 @@ export async function downloadCached(url: string, cacheDir = defaultCacheDir()):
   }
   if (!res.ok || !res.body) throw fail(`HTTP ${res.status} ${res.statusText}`.trim());
 
-  await mkdir(cacheDir, { recursive: true });
-  const tmp = join(cacheDir, `.${name}.${randomBytes(4).toString('hex')}.part`);
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = join(dirname(dest), `.${name}.${randomBytes(4).toString('hex')}.part`);
   const hash = createHash('sha256');
   try {
     await pipeline(
@@ -53,7 +68,6 @@ export async function downloadCached(url: string, cacheDir = defaultCacheDir()):
       createWriteStream(tmp, { flags: 'wx' }),
     );
     const digest = hash.digest('hex');
-    const expected = HASH_IN_NAME.exec(name)?.[1];
     if (expected && !digest.startsWith(expected)) {
       throw new Error(`checksum mismatch: sha256 ${digest} does not start with ${expected}`);
     }
@@ -63,4 +77,10 @@ export async function downloadCached(url: string, cacheDir = defaultCacheDir()):
     throw fail((e as Error).message.replace(/\s+/g, ' '));
   }
   return dest;
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { loadSafetensors } from '../weights/safetensors.js';
 import { loadTorchCheckpoint } from '../weights/torch-checkpoint.js';
@@ -15,7 +16,8 @@ export const TORCHVISION_RESNET_URLS: Record<ResNetDepth, string> = {
 
 /**
  * The state dict for a ResNet: `source` is a local .pth or .safetensors file, or an http(s) URL to
- * download into the cache (default: torchvision's official weights for `depth`).
+ * download into the cache (default: torchvision's official weights for `depth`). A download that
+ * does not load as weights is removed from the cache, so the next run fetches it again.
  */
 export async function resolveResNetWeights(
   depth: ResNetDepth,
@@ -24,7 +26,14 @@ export async function resolveResNetWeights(
 ): Promise<StateDict> {
   const from = source ?? TORCHVISION_RESNET_URLS[depth];
   if (!from) throw new Error(`resnet: no default weights for depth ${depth} (18, 34 or 50)`);
-  return loadStateDict(/^https?:\/\//i.test(from) ? await downloadCached(from, cacheDir) : from);
+  if (!/^https?:\/\//i.test(from)) return loadStateDict(from);
+  const path = await downloadCached(from, cacheDir);
+  try {
+    return await loadStateDict(path);
+  } catch (e) {
+    await rm(path, { force: true });
+    throw new Error(`${(e as Error).message} (downloaded from ${from}; removed from the cache)`);
+  }
 }
 
 /** Reads a state dict by file type: PyTorch zip checkpoint (.pth/.pt) or safetensors. */

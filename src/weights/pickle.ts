@@ -4,8 +4,14 @@
  * be on the caller's allow-list, and persistent ids go to the caller's `persistentLoad`.
  *
  * Python values map to: None -> null, bool -> boolean, int -> number (bigint beyond 2^53),
- * float -> number, str -> string, tuple and list -> array, dict -> Map.
+ * float -> number, str -> string, tuple and list -> array, dict -> Map. The memo shares objects as
+ * Python does; nothing is ever copied.
+ *
+ * Every opcode does constant work per value it moves, and every value built is charged against a
+ * budget, so a small hostile stream is refused in milliseconds rather than exhausting memory.
  */
+
+import { printable } from '../graph/printable.js';
 
 /** A callable global; REDUCE and NEWOBJ call it with the argument tuple. */
 export type PyCallable = (args: unknown[]) => unknown;
@@ -65,12 +71,24 @@ const OP = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * What one stream may build, in units of about 8 bytes of JS memory (2^21 is ~16 MiB). Every opcode
+ * costs at least one unit, directly or through the value it consumes, so this also bounds the work.
+ * ResNet-50's state dict takes 51,000 units (160 a tensor), so this admits some 13,000 tensors.
+ */
+const MAX_UNITS = 2 ** 21;
+/** Units per value, from V8's sizes: a stack slot 8 bytes, an array ~32, a Map ~150, a Map entry ~24. */
+const COST = { slot: 1, list: 4, dict: 20, item: 3, memo: 4, made: 20 } as const;
+/** GLOBAL's module and name are identifiers; no real one comes near this. */
+const MAX_LINE = 256;
+
 class Unpickler {
   private pos = 0;
   private opStart = 0;
   private stack: unknown[] = [];
   private marks: number[] = [];
   private memo = new Map<number, unknown>();
+  private units = 0;
   private view: DataView;
 
   constructor(
@@ -93,11 +111,12 @@ class Unpickler {
     switch (op) {
       case OP.PROTO:
         this.u8();
-        return;
+        return this.charge(COST.slot);
       case OP.FRAME: // Frames only help buffered readers; we have the whole stream.
         this.take(8);
-        return;
+        return this.charge(COST.slot);
       case OP.MARK:
+        this.charge(COST.slot);
         this.marks.push(this.stack.length);
         return;
       case OP.NONE:
@@ -113,7 +132,7 @@ class Unpickler {
       case OP.BININT2:
         return this.push(this.view.getUint16(this.skip(2), true));
       case OP.LONG1:
-        return this.push(decodeLong(this.take(this.u8())));
+        return this.push(decodeLong(this.take(this.u8())), COST.list);
       case OP.BINFLOAT:
         return this.push(this.view.getFloat64(this.skip(8), false));
       case OP.BINUNICODE:
@@ -122,15 +141,15 @@ class Unpickler {
         return this.push(this.str(this.u8()));
       case OP.EMPTY_TUPLE:
       case OP.EMPTY_LIST:
-        return this.push([]);
+        return this.push([], COST.list);
       case OP.EMPTY_DICT:
-        return this.push(new Map());
+        return this.push(new Map(), COST.dict);
       case OP.TUPLE:
-        return this.push(this.popMark());
+        return this.push(this.popMark(), COST.list);
       case OP.TUPLE1:
       case OP.TUPLE2:
       case OP.TUPLE3:
-        return this.push(this.popN(op - OP.TUPLE1 + 1));
+        return this.push(this.popN(op - OP.TUPLE1 + 1), COST.list);
       case OP.APPEND:
         return this.append(this.popN(1));
       case OP.APPENDS:
@@ -163,7 +182,7 @@ class Unpickler {
       case OP.BUILD:
         return this.build();
       case OP.BINPERSID:
-        return this.push(this.options.persistentLoad(this.pop()));
+        return this.push(this.options.persistentLoad(this.pop()), COST.made);
       default:
         this.fail(`unknown or unsupported opcode 0x${op.toString(16).padStart(2, '0')}`);
     }
@@ -173,7 +192,7 @@ class Unpickler {
     const key = `${module}.${name}`;
     if (!this.options.globals.has(key)) {
       this.fail(
-        `unsupported global ${key}: this safe loader only allows ${[...this.options.globals.keys()].join(', ')}`,
+        `unsupported global ${printable(key)}: this safe loader only allows ${[...this.options.globals.keys()].join(', ')}`,
       );
     }
     this.push(this.options.globals.get(key));
@@ -184,7 +203,7 @@ class Unpickler {
     const fn = this.pop();
     if (typeof fn !== 'function') this.fail('REDUCE/NEWOBJ on something that is not an allowed callable');
     if (!Array.isArray(args)) this.fail('REDUCE/NEWOBJ arguments are not a tuple');
-    this.push((fn as PyCallable)(args));
+    this.push((fn as PyCallable)(args), COST.made);
   }
 
   private build(): void {
@@ -197,17 +216,22 @@ class Unpickler {
   private append(items: unknown[]): void {
     const list = this.top(1);
     if (!Array.isArray(list)) this.fail('APPEND(S) on something that is not a list');
-    list.push(...items);
+    // A loop, not push(...items): spreading a long batch overflows the call stack.
+    for (const item of items) list.push(item);
   }
 
   private setItems(kv: unknown[]): void {
     const dict = this.top(1);
     if (!(dict instanceof Map)) this.fail('SETITEM(S) on something that is not a dict');
+    if (kv.length % 2) this.fail('SETITEMS with an odd number of keys and values');
+    this.charge((kv.length / 2) * COST.item);
     for (let i = 0; i < kv.length; i += 2) dict.set(kv[i], kv[i + 1]);
   }
 
   private put(i: number): void {
-    this.memo.set(i, this.top(1));
+    const value = this.top(1);
+    this.charge(COST.memo);
+    this.memo.set(i, value);
   }
 
   private get(i: number): void {
@@ -215,8 +239,20 @@ class Unpickler {
     this.push(this.memo.get(i));
   }
 
-  private push(v: unknown): void {
+  /** Pushes a value: one stack slot plus `cost` units if it is newly built. */
+  private push(v: unknown, cost = 0): void {
+    this.charge(COST.slot + cost);
     this.stack.push(v);
+  }
+
+  private charge(units: number): void {
+    this.units += units;
+    if (this.units > MAX_UNITS) {
+      this.fail(
+        `the stream builds more than ${MAX_UNITS} units (~${(MAX_UNITS * 8) / 2 ** 20} MiB) of objects, ` +
+          'far more than any state dict needs; refusing it',
+      );
+    }
   }
 
   private top(depth: number): unknown {
@@ -260,6 +296,11 @@ class Unpickler {
 
   private str(n: number): string {
     const raw = this.take(n);
+    this.charge(n / 8);
+    return this.utf8(raw);
+  }
+
+  private utf8(raw: Uint8Array): string {
     try {
       return utf8.decode(raw);
     } catch {
@@ -267,13 +308,19 @@ class Unpickler {
     }
   }
 
-  /** A newline-terminated ASCII argument (GLOBAL's module and name). */
+  /** A newline-terminated argument (GLOBAL's module and name), looked for only within MAX_LINE bytes. */
   private line(): string {
-    const end = this.bytes.indexOf(0x0a, this.pos);
-    if (end < 0) this.fail('truncated pickle stream');
-    const s = String.fromCharCode(...this.bytes.subarray(this.pos, end));
-    this.pos = end + 1;
-    return s;
+    const window = this.bytes.subarray(this.pos, this.pos + MAX_LINE + 1);
+    const end = window.indexOf(0x0a);
+    if (end < 0) {
+      this.fail(
+        window.length > MAX_LINE
+          ? `GLOBAL argument longer than ${MAX_LINE} bytes`
+          : 'truncated pickle stream',
+      );
+    }
+    this.pos += end + 1;
+    return this.utf8(window.subarray(0, end));
   }
 
   private fail(problem: string): never {

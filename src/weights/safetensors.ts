@@ -4,6 +4,7 @@
  * (plus an optional string->string `__metadata__`), then the tensors' bytes back to back.
  */
 import { readFile } from 'node:fs/promises';
+import { printable } from '../graph/printable.js';
 import { BYTES_PER_ELEMENT, type DType, numel, type Tensor } from '../graph/tensor.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { bytesOf, dataFromBytes } from './typed-bytes.js';
@@ -73,7 +74,8 @@ function parseHeader(raw: Uint8Array, fail: Fail): Record<string, unknown> {
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch (e) {
-    fail(`invalid JSON header: ${(e as Error).message}`);
+    // V8 quotes the offending text, which may hold the file's raw control bytes.
+    fail(`invalid JSON header: ${printable((e as Error).message, 200)}`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     fail('header is not a JSON object');
@@ -95,14 +97,13 @@ function parseEntries(header: Record<string, unknown>, fail: Fail): Entry[] {
   const entries: Entry[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === METADATA_KEY) continue;
-    const bad: Fail = (problem) => fail(`tensor '${name}': ${problem}`);
+    const bad: Fail = (problem) => fail(`tensor '${printable(name)}': ${problem}`);
     const { dtype: code, shape, data_offsets: offsets } = (info ?? {}) as Record<string, unknown>;
-    const dtype = DTYPE_OF_CODE.get(String(code));
-    if (!dtype)
-      bad(`unknown dtype ${JSON.stringify(code)} (supported: ${[...DTYPE_OF_CODE.keys()].join(', ')})`);
-    if (!isIntArray(shape)) bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    const dtype = typeof code === 'string' ? DTYPE_OF_CODE.get(code) : undefined;
+    if (!dtype) bad(`unknown dtype ${show(code)} (supported: ${[...DTYPE_OF_CODE.keys()].join(', ')})`);
+    if (!isIntArray(shape)) bad(`shape ${show(shape)} is not a list of non-negative integers`);
     if (!isIntArray(offsets) || offsets.length !== 2 || offsets[0] > offsets[1]) {
-      bad(`data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair with begin <= end`);
+      bad(`data_offsets ${show(offsets)} is not a [begin, end] pair with begin <= end`);
     }
     const [begin, end] = offsets;
     const need = numel(shape) * BYTES_PER_ELEMENT[dtype];
@@ -119,7 +120,7 @@ function checkLayout(entries: Entry[], dataLen: number, fail: Fail): Entry[] {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const e of sorted) {
-    const span = `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}]`;
+    const span = `tensor '${printable(e.name)}': data_offsets [${e.begin}, ${e.end}]`;
     if (e.end > dataLen) fail(`${span} lie outside the ${dataLen}-byte data buffer (truncated file?)`);
     if (e.begin !== expected) {
       fail(
@@ -130,6 +131,17 @@ function checkLayout(entries: Entry[], dataLen: number, fail: Fail): Entry[] {
   }
   if (expected !== dataLen) fail(`tensors cover ${expected} bytes but the data buffer has ${dataLen}`);
   return sorted;
+}
+
+/** A header value for an error message: short, and safe on nesting too deep for JSON.stringify. */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = 'a value nested too deeply to print';
+  }
+  return printable(s);
 }
 
 function isIntArray(v: unknown): v is number[] {

@@ -11,7 +11,7 @@ export interface StridedView<D extends DType = DType> {
 }
 
 /** Index of the last storage element the view touches, or -1 when it is empty. */
-export function lastElement({ offset, size, stride }: StridedView): number {
+export function lastElement({ offset, size, stride }: Omit<StridedView, 'dtype' | 'storage'>): number {
   if (numel(size) === 0) return -1;
   return size.reduce((last, n, d) => last + (n - 1) * stride[d], offset);
 }

@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import { attr, Graph } from '../../src/graph/ir.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { fromOnnxBytes } from '../../src/graph/onnx-import.js';
-import { f32, i64 } from '../../src/graph/tensor.js';
+import { f32 } from '../../src/graph/tensor.js';
 import { Session } from '../../src/runtime/session.js';
 import { sharedPath } from '../helpers/shared.js';
+import { everyAttributeGraph } from './every-attribute.js';
 
 test('an emitted graph runs in ONNX Runtime and computes the right numbers', async () => {
   const g = new Graph();
@@ -24,21 +25,7 @@ test('an emitted graph runs in ONNX Runtime and computes the right numbers', asy
 });
 
 test('attributes and initializers of every kind survive export and import', () => {
-  const g = new Graph();
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4] });
-  g.initializers.set('shape', i64([2], [-1, 2]));
-  g.add('Reshape', ['x', 'shape'], {
-    name: 'r',
-    outputs: ['y'],
-    attrs: {
-      a: attr.int(3),
-      b: attr.float(0.25),
-      c: attr.ints([1, 2]),
-      d: attr.floats([0.5]),
-      e: attr.string('hi'),
-    },
-  });
-  g.outputs.push({ name: 'y', dtype: 'float32', shape: ['N', 2] });
+  const g = everyAttributeGraph();
   const back = fromOnnxBytes(toOnnxBytes(g));
   assert.deepEqual(back.nodes, g.nodes);
   assert.deepEqual(back.inputs, g.inputs);

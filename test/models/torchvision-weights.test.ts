@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type Dirent, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { defaultCacheDir, downloadCached } from '../../src/models/download.js';
 import { buildResNet } from '../../src/models/resnet.js';
@@ -42,17 +42,50 @@ after(async () => {
 
 const freshCache = () => mkdtempSync(join(work, 'cache-'));
 
+/** Every file under `dir`, as paths relative to it. */
+const listing = (dir: string) =>
+  (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)));
+
 test('a file named with its sha256 prefix downloads once, verified, then comes from the cache', async () => {
   const body = randomBytes(300_000);
   const path = `/models/blob-${sha(body).slice(0, 8)}.bin`;
   files.set(path, body);
   const cache = freshCache();
   const first = await downloadCached(base + path, cache);
-  assert.equal(first, join(cache, path.split('/').pop()!));
+  assert.equal(basename(first), basename(path));
   assert.ok(readFileSync(first).equals(body));
   assert.equal(await downloadCached(base + path, cache), first);
   assert.equal(hits.get(path), 1, 'the second call is a cache hit');
-  assert.deepEqual(readdirSync(cache), [path.split('/').pop()]);
+  assert.deepEqual(listing(cache), [relative(cache, first)]);
+});
+
+test('the cache is keyed by URL: the same file name at another URL is fetched, not reused', async () => {
+  const [a, b] = [randomBytes(1000), randomBytes(1000)];
+  files.set('/a/resnet18.pth', a);
+  files.set('/b/resnet18.pth', b);
+  const cache = freshCache();
+  const fromA = await downloadCached(`${base}/a/resnet18.pth`, cache);
+  const fromB = await downloadCached(`${base}/b/resnet18.pth`, cache);
+  assert.notEqual(fromA, fromB);
+  assert.ok(readFileSync(fromA).equals(a));
+  assert.ok(readFileSync(fromB).equals(b));
+  assert.equal(hits.get('/b/resnet18.pth'), 1);
+  assert.equal(await downloadCached(`${base}/a/resnet18.pth`, cache), fromA);
+  assert.equal(hits.get('/a/resnet18.pth'), 1);
+});
+
+test('a cached file that no longer matches the hash in its name is fetched again', async () => {
+  const body = randomBytes(5000);
+  const path = `/models/w-${sha(body).slice(0, 12)}.pth`;
+  files.set(path, body);
+  const cache = freshCache();
+  const cached = await downloadCached(base + path, cache);
+  writeFileSync(cached, 'garbage');
+  assert.equal(await downloadCached(base + path, cache), cached);
+  assert.ok(readFileSync(cached).equals(body));
+  assert.equal(hits.get(path), 2);
 });
 
 test('a checksum mismatch is an error and leaves nothing in the cache', async () => {
@@ -66,7 +99,7 @@ test('a checksum mismatch is an error and leaves nothing in the cache', async ()
     );
     return true;
   });
-  assert.deepEqual(readdirSync(cache), []);
+  assert.deepEqual(listing(cache), []);
 });
 
 test('HTTP errors and refused connections are one-line errors that say what to do', async () => {
@@ -82,7 +115,7 @@ test('HTTP errors and refused connections are one-line errors that say what to d
     downloadCached(`http://127.0.0.1:${port}/w-00.pth`, cache),
     /\(ECONNREFUSED\); download it yourself/,
   );
-  assert.deepEqual(readdirSync(cache), []);
+  assert.deepEqual(listing(cache), []);
 });
 
 const fixture = sharedPath('fixtures/torch/resnet18_random.safetensors');
@@ -109,6 +142,22 @@ test('a .pth source goes through the PyTorch checkpoint reader', { skip: tiny.sk
     unknown
   >;
   assert.deepEqual([...sd.keys()].sort(), Object.keys(want).sort());
+});
+
+test('a download that does not load as weights is not kept: the next run fetches it again', async () => {
+  const path = '/garbage/resnet18.pth';
+  files.set(path, Buffer.from('<html>not a checkpoint</html>'));
+  const cache = freshCache();
+  await assert.rejects(resolveResNetWeights(18, base + path, cache), (e: Error) => {
+    assert.match(
+      e.message,
+      /resnet18\.pth: not a zip archive \(expected a torch\.save checkpoint from PyTorch >= 1\.6\) \(downloaded from http:\/\/127\.0\.0\.1:\d+\/garbage\/resnet18\.pth; removed from the cache\)$/,
+    );
+    return true;
+  });
+  assert.deepEqual(listing(cache), []);
+  await assert.rejects(resolveResNetWeights(18, base + path, cache), /removed from the cache/);
+  assert.equal(hits.get(path), 2, 'the second run downloads it again');
 });
 
 test('local sources: missing files and unknown types are named; defaults are torchvision URLs', async () => {

@@ -5,7 +5,12 @@ export class PickleAsm {
   private out: number[] = [];
 
   raw(...bytes: number[]): this {
-    this.out.push(...bytes);
+    return this.data(bytes);
+  }
+
+  /** Appends bytes one by one: a spread of a long array would overflow the call stack. */
+  data(bytes: ArrayLike<number>): this {
+    for (let i = 0; i < bytes.length; i++) this.out.push(bytes[i]);
     return this;
   }
 
@@ -18,12 +23,14 @@ export class PickleAsm {
   }
 
   global(module: string, name: string): this {
-    return this.op('c').raw(...new TextEncoder().encode(`${module}\n${name}\n`));
+    return this.op('c').data(new TextEncoder().encode(`${module}\n${name}\n`));
   }
 
   str(s: string): this {
     const b = new TextEncoder().encode(s);
-    return this.op('X').raw(...le32(b.length), ...b);
+    return this.op('X')
+      .raw(...le32(b.length))
+      .data(b);
   }
 
   int(n: number): this {
@@ -56,6 +63,39 @@ export interface StoredView {
   size: number[];
   stride: number[];
 }
+
+/** A view of a 2-element float32 storage '0', with any field overridden. */
+export const floatView = (over: Partial<StoredView> = {}): StoredView => ({
+  name: 'w',
+  storageType: 'FloatStorage',
+  key: '0',
+  numel: 2,
+  offset: 0,
+  size: [2],
+  stride: [1],
+  ...over,
+});
+
+/** One storage '0' of float64 0..23 (`sampleStorage`), read through several views. */
+const whole: StoredView = {
+  name: 'whole',
+  storageType: 'DoubleStorage',
+  key: '0',
+  numel: 24,
+  offset: 0,
+  size: [2, 3, 4],
+  stride: [12, 4, 1],
+};
+export const sampleViews: StoredView[] = [
+  whole,
+  // x.permute(2, 0, 1) of the [2,3,4] tensor above.
+  { ...whole, name: 'permuted', size: [4, 2, 3], stride: [1, 12, 4] },
+  // x.view(6, 4)[1:4, 1:3]: contiguous rows of 2 at a storage offset.
+  { ...whole, name: 'narrowed', offset: 5, size: [3, 2], stride: [4, 1] },
+  { ...whole, name: 'scalar', offset: 23, size: [], stride: [] },
+  { ...whole, name: 'empty', size: [0, 3], stride: [3, 1] },
+];
+export const sampleStorage = new Uint8Array(Float64Array.from({ length: 24 }, (_, i) => i).buffer);
 
 /** Emits `_rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())` as torch.save does. */
 export function tensorOps(p: PickleAsm, v: StoredView): PickleAsm {

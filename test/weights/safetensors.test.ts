@@ -123,6 +123,18 @@ test('corrupt files are rejected with the file name and the problem', () => {
       fileWith({ __metadata__: { n: 1 } }, 0),
       /^Error: bad\.st: __metadata__ must be an object of string values$/,
     ],
+    // Found by fuzzing: V8's JSON errors quote raw bytes, newlines included; keep the message one line.
+    [header('{"a": \n\x00}'), /^Error: bad\.st: invalid JSON header: [^\n]*\\u000a[^\n]*$/],
+    [fileWith({ 'a\nb': { dtype: 'F8' } }, 0), /^Error: bad\.st: tensor 'a\\u000ab': unknown dtype "F8"/],
+    // Found while fuzzing: a value nested past JSON.stringify's recursion limit, or an array as dtype.
+    [
+      header(`{"a": {"dtype": ${'['.repeat(100_000)}${']'.repeat(100_000)}}}`),
+      /^Error: bad\.st: tensor 'a': unknown dtype a value nested too deeply to print \(supported: /,
+    ],
+    [
+      fileWith({ a: { dtype: ['F32'], shape: [1], data_offsets: [0, 4] } }, 4),
+      /^Error: bad\.st: tensor 'a': unknown dtype \["F32"\] \(supported: /,
+    ],
   ];
   for (const [bytes, error] of cases) assert.throws(() => readSafetensors(bytes, 'bad.st'), error);
   // Out-of-order offsets are fine as long as they tile the buffer.

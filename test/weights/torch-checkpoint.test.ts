@@ -5,57 +5,22 @@ import { zipSync } from 'fflate';
 import { toFloat32, type Tensor } from '../../src/graph/tensor.js';
 import { loadTorchCheckpoint, readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js';
 import { sharedPath } from '../helpers/shared.js';
-import { checkpointZip, PickleAsm, stateDictPickle, type StoredView, tensorOps } from './pickle-asm.js';
+import {
+  checkpointZip,
+  floatView,
+  PickleAsm,
+  sampleStorage,
+  sampleViews,
+  stateDictPickle,
+  tensorOps,
+} from './pickle-asm.js';
 
 const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const iota = (n: number) => Array.from({ length: n }, (_, i) => i);
 const values = (t: Tensor | undefined) => [...(t?.data ?? [])];
 
-/** One storage of float64 0..23, read through several views. */
-const views: StoredView[] = [
-  {
-    name: 'whole',
-    storageType: 'DoubleStorage',
-    key: '0',
-    numel: 24,
-    offset: 0,
-    size: [2, 3, 4],
-    stride: [12, 4, 1],
-  },
-  // x.permute(2, 0, 1) of the [2,3,4] tensor above.
-  {
-    name: 'permuted',
-    storageType: 'DoubleStorage',
-    key: '0',
-    numel: 24,
-    offset: 0,
-    size: [4, 2, 3],
-    stride: [1, 12, 4],
-  },
-  // x.view(6, 4)[1:4, 1:3]: contiguous rows of 2 at a storage offset.
-  {
-    name: 'narrowed',
-    storageType: 'DoubleStorage',
-    key: '0',
-    numel: 24,
-    offset: 5,
-    size: [3, 2],
-    stride: [4, 1],
-  },
-  { name: 'scalar', storageType: 'DoubleStorage', key: '0', numel: 24, offset: 23, size: [], stride: [] },
-  {
-    name: 'empty',
-    storageType: 'DoubleStorage',
-    key: '0',
-    numel: 24,
-    offset: 0,
-    size: [0, 3],
-    stride: [3, 1],
-  },
-];
-
 test('views materialise in row-major order, honouring offset and strides', () => {
-  const file = checkpointZip(stateDictPickle(views), { '0': bytes(Float64Array.from(iota(24))) });
+  const file = checkpointZip(stateDictPickle(sampleViews), { '0': sampleStorage });
   const sd = readTorchCheckpoint(file, 'views.pth');
   assert.deepEqual([...sd.keys()], ['whole', 'permuted', 'narrowed', 'scalar', 'empty']);
   assert.deepEqual(values(sd.get('whole')), iota(24));
@@ -100,16 +65,7 @@ test('every supported storage type maps to its dtype', () => {
 /** A one-tensor float32 state dict wrapped the way the caller chooses. */
 function wrapped(emit: (p: PickleAsm, tensor: () => void) => void): Uint8Array {
   const p = new PickleAsm().proto();
-  const view = {
-    name: 'w',
-    storageType: 'FloatStorage',
-    key: '0',
-    numel: 2,
-    offset: 0,
-    size: [2],
-    stride: [1],
-  };
-  emit(p, () => tensorOps(p, view));
+  emit(p, () => tensorOps(p, floatView()));
   return checkpointZip(p.op('.').bytes(), { '0': bytes(Float32Array.of(3, 4)) });
 }
 
@@ -153,15 +109,7 @@ test('a top level that is not a state dict is rejected', () => {
 
 test('hostile or broken checkpoints fail with the file name and the problem', () => {
   const f32 = { '0': bytes(Float32Array.of(1, 2, 3, 4)) };
-  const view = {
-    name: 'w',
-    storageType: 'FloatStorage',
-    key: '0',
-    numel: 4,
-    offset: 0,
-    size: [4],
-    stride: [1],
-  };
+  const view = floatView({ numel: 4, size: [4] });
   const cases: [Uint8Array, RegExp][] = [
     [
       new TextEncoder().encode('just some text'),

@@ -1,0 +1,3 @@
+import { fuzzTest } from './fuzz-test.js';
+
+fuzzTest('mutated safetensors files', new URL('./safetensors.target.js', import.meta.url).href);
