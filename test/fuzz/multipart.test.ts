@@ -6,6 +6,7 @@ import { Rng } from '../../src/random/rng.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
+import { mutate, pick } from './mutate.js';
 import { makeRunFolder, testJpeg } from '../serve/fixtures.js';
 
 /*
@@ -54,39 +55,31 @@ function multipart(
   return Buffer.concat(chunks);
 }
 
-/** One mutation of a valid request: bytes flipped, cut, repeated or spliced; header values bent. */
-function mutate(rng: Rng, head: string, body: Buffer): { head: string; body: Buffer } {
-  const b = Buffer.from(body);
-  switch (rng.int(7)) {
-    case 0: // flip a few bytes
-      for (let i = 0, n = 1 + rng.int(8); i < n; i++) b[rng.int(b.length)] = rng.int(256);
-      return { head, body: b };
-    case 1: // truncate
-      return { head, body: b.subarray(0, rng.int(b.length)) };
-    case 2: {
-      // repeat a slice
-      const at = rng.int(b.length);
-      const piece = b.subarray(at, at + 1 + rng.int(200));
-      return { head, body: Buffer.concat([b.subarray(0, at), piece, piece, b.subarray(at)]) };
-    }
-    case 3: // another boundary in the header than in the body
-      return { head: head.replace(/boundary=\S+/, `boundary=${'x'.repeat(1 + rng.int(80))}`), body: b };
-    case 4: // a content type that is not one
+/**
+ * One mutation of a valid request: its body by the decoders' byte mutators (bits flipped, lengths
+ * bent, chunks cut, repeated or spliced), or a header value bent, or many empty parts in front.
+ */
+function mutateRequest(
+  rng: Rng,
+  head: string,
+  body: Buffer,
+  donors: readonly Buffer[],
+): { head: string; body: Buffer } {
+  switch (rng.int(4)) {
+    case 0: // another boundary in the header than in the body
+      return { head: head.replace(/boundary=\S+/, `boundary=${'x'.repeat(1 + rng.int(80))}`), body };
+    case 1: // a content type that is not one
       return {
         head: head.replace(
           /content-type: [^\r]+/,
-          `content-type: ${['', ';', 'multipart/form-data', 'image/', 'a/b; c'][rng.int(5)]}`,
+          `content-type: ${pick(rng, ['', ';', 'multipart/form-data', 'image/', 'a/b; c'])}`,
         ),
-        body: b,
+        body,
       };
-    case 5: {
-      // insert random bytes
-      const at = rng.int(b.length);
-      const junk = Buffer.from(Array.from({ length: 1 + rng.int(64) }, () => rng.int(256)));
-      return { head, body: Buffer.concat([b.subarray(0, at), junk, b.subarray(at)]) };
-    }
-    default: // many empty parts
-      return { head, body: Buffer.concat([Buffer.from('--B\r\n\r\n\r\n'.repeat(rng.int(200))), b]) };
+    case 2: // many empty parts
+      return { head, body: Buffer.concat([Buffer.from('--B\r\n\r\n\r\n'.repeat(rng.int(200))), body]) };
+    default:
+      return { head, body: Buffer.from(mutate(rng, body, donors)) };
   }
 }
 
@@ -125,7 +118,12 @@ test(`fuzzed uploads for ${SECONDS} s: each ends in a prediction or the API's er
   let n = 0;
   while (performance.now() - t0 < SECONDS * 1000) {
     const base = valid[n % valid.length];
-    const m = mutate(rng, base.head, base.body);
+    const m = mutateRequest(
+      rng,
+      base.head,
+      base.body,
+      valid.map((v) => v.body),
+    );
     const started = performance.now();
     const r = await send(m.head, m.body);
     const ms = performance.now() - started;
