@@ -11,6 +11,8 @@ export const RUN_FILES = {
   adapterConfig: ADAPTER_CONFIG,
   adapterWeights: ADAPTER_WEIGHTS,
   history: 'history.json',
+  /** A cross-validation fold's held-out scores and history, small enough to commit. */
+  foldScores: 'fold-scores.json',
   historyCsv: 'history.csv',
   metrics: 'metrics.json',
   report: 'report.md',
