@@ -4,6 +4,8 @@ import { i64 } from '../graph/tensor.js';
 export interface ClassifierGraphOptions {
   /** The image input's name: 'input' as ours, 'pixel_values' as transformers.js feeds it. */
   input: string;
+  /** The run's input [height, width], which the graph's input then declares. */
+  size: [number, number];
   /** The run's test-time flip: the mirror image runs in the same call and the probabilities average both. */
   tta: boolean;
   /**
@@ -28,8 +30,8 @@ export function classifierGraph(merged: Graph, o: ClassifierGraphOptions): Graph
       `the model has inputs [${g.inputs.map((i) => i.name)}] and outputs [${g.outputs.map((v) => v.name)}], not one image input and 'logits'`,
     );
   const classes = logits.shape[1];
-  const width = input.shape[3];
-  if (typeof width !== 'number') throw new Error(`the model's input width is '${width}', not fixed`);
+  const width = o.size[1];
+  input.shape = [input.shape[0], 3, ...o.size];
   const inner = g.fresh('input.inner');
   g.replaceUses(input.name, inner);
   input.name = o.input;

@@ -74,6 +74,7 @@ export const exportTransformersJs: Exporter = async (src, o) => {
   const g = classifierGraph(src.graph, {
     input: 'pixel_values',
     tta: src.info.tta,
+    size: src.info.preprocess.size,
     outputs: 'log-probabilities',
   });
   const images = await calibrationImages(src.info, { data: o.data, count: o.calibration });

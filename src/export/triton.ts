@@ -60,7 +60,12 @@ export const exportTriton: Exporter = async (src, o) => {
   const name = o.name ?? deployedModelName(src.dir);
   if (!/^[A-Za-z0-9_.-]+$/.test(name))
     throw new Error(`--name ${name}: must be letters, digits, _, . or - (a folder name Triton accepts)`);
-  const g = classifierGraph(src.graph, { input: 'input', tta: src.info.tta, outputs: 'probabilities' });
+  const g = classifierGraph(src.graph, {
+    input: 'input',
+    tta: src.info.tta,
+    size: src.info.preprocess.size,
+    outputs: 'probabilities',
+  });
   const config = tritonConfig({
     name,
     maxBatch: o.maxBatch,
