@@ -1,5 +1,5 @@
-import { readdirSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { createRunFolder } from '../run/run-folder.js';
 import { modelCard } from './model-card.js';
 import { exportOnnxFp16 } from './onnx-fp16.js';
@@ -29,7 +29,7 @@ export const CARD_FILE = 'README.md';
  * format and why. Returns the written files, relative to `o.out`.
  */
 export async function exportRun(model: string, format: ExportFormat, o: ExportOptions): Promise<string[]> {
-  const exporter: Exporter | undefined = EXPORTERS[format];
+  const exporter: Exporter | undefined = Object.hasOwn(EXPORTERS, format) ? EXPORTERS[format] : undefined;
   if (!exporter) throw new Error(`--format ${format}: not one of ${EXPORT_FORMATS.join(', ')}`);
   const [out, run] = [resolve(o.out), resolve(model)];
   if (out === run || out.startsWith(run + sep))
@@ -45,6 +45,9 @@ export async function exportRun(model: string, format: ExportFormat, o: ExportOp
   try {
     files = await exporter(src, o);
   } catch (e) {
+    // Nothing half-written is left behind: a folder made here goes, an empty one given is emptied again.
+    if (stat) for (const f of readdirSync(out)) rmSync(join(out, f), { recursive: true, force: true });
+    else rmSync(out, { recursive: true, force: true });
     throw new Error(`cannot export ${model} as ${format}: ${(e as Error).message}`);
   }
   return [...files, await writeExportFile(o.out, CARD_FILE, modelCard(src, format, files))];

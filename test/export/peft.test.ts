@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { exportRun } from '../../src/export/export-run.js';
@@ -104,4 +104,5 @@ test('peft refuses a run on an ONNX-file backbone, in one line', async () => {
     exportRun(run, 'peft', { ...OPTS, out: join(dir, 'peft-onnx') }),
     /cannot export .*onnx-run as peft: PEFT adapters apply to torchvision modules by name; the backbone 'model\.onnx' is an ONNX file/,
   );
+  assert.equal(existsSync(join(dir, 'peft-onnx')), false, 'and leaves no folder behind');
 });
