@@ -12,7 +12,7 @@ const USAGE: Record<string, string> = {
   'onnx-int8':
     '`model_int8.onnx`: static int8 (QuantizeLinear/DequantizeLinear, weights per channel, activations per tensor, calibrated on training images), float32 in and out. Input `input` [N,3,H,W], outputs `logits` and `features`. `smoker-lora serve --precision int8` serves it.',
   'transformers.js':
-    "A transformers.js model folder: `pipeline('image-classification', '<this folder>')` with `env.localModelPath` set to its parent and `env.allowRemoteModels = false`; `dtype: 'fp16'` or `'q8'` picks `onnx/model_fp16.onnx` or `onnx/model_quantized.onnx`.",
+    "A transformers.js model folder: `pipeline('image-classification', '<this folder>')` with `env.localModelPath` set to its parent and `env.allowRemoteModels = false`; `dtype: 'fp16'` or `'q8'` picks `onnx/model_fp16.onnx` or `onnx/model_quantized.onnx`. The pipeline labels by the larger probability (the threshold below is not applied), and in Node it resizes without antialiasing: for the figures below exactly, give it images already resized to the model's size.",
   triton:
     'A Triton / KServe model repository: `tritonserver --model-repository=<this folder>`. Input `input` FP32 [3,H,W] per image (batched), outputs `logits` and `probabilities`; the KServe v2 protocol, as `smoker-lora serve` speaks it.',
   peft: 'A PEFT LoRA adapter for the torchvision model: replace its `fc` by `nn.Linear(features, classes)`, then `PeftModel.from_pretrained(model, <this folder>)`; call `model.eval()` (BatchNorm in eval mode).',
@@ -23,6 +23,8 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
   const { info, metrics: m, cv } = src;
   const [h, w] = info.preprocess.size;
   const positive = info.classes[info.classes.length - 1];
+  // The data folder by its name: a card travels, the machine's paths stay.
+  const dataName = basename(resolve(info.data));
   const lines = [
     `# ${basename(resolve(src.dir))}: ${info.classes.join(' / ')} image classifier (${format})`,
     '',
@@ -41,7 +43,7 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
     '',
     '## Data',
     '',
-    `Trained on the images of \`${basename(resolve(info.data))}\` (${info.layout}), labelled ${info.classes.map((c) => `\`${c}\``).join(' / ')} by file or folder name.`,
+    `Trained on the images of \`${dataName}\` (${info.layout.split(resolve(info.data)).join(dataName)}), labelled ${info.classes.map((c) => `\`${c}\``).join(' / ')} by file or folder name.`,
     '',
     '## Validation',
     '',
@@ -51,7 +53,9 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
           format === 'onnx-int8' || format === 'onnx-fp16'
             ? 'Measured on the float32 model; this file is a lower-precision copy of it (see the README of smoker-lora for its own accuracy).'
             : '',
-        ].join(' ')
+        ]
+          .filter(Boolean)
+          .join(' ')
       : 'The run has no metrics.json (trained on every labelled image, or not evaluated).',
     ...(cv
       ? [
