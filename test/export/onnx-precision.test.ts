@@ -7,6 +7,7 @@ import { probabilities } from '../../src/classify/classify.js';
 import { decodeResized, toCHW } from '../../src/data/image.js';
 import { exportRun } from '../../src/export/export-run.js';
 import { f32 } from '../../src/graph/tensor.js';
+import type { Preprocess } from '../../src/models/backbone.js';
 import { RUN_FILES } from '../../src/run/files.js';
 import { SavedModel } from '../../src/run/saved-model.js';
 import { Session } from '../../src/runtime/session.js';
@@ -29,16 +30,9 @@ const OPTS = { calibration: 16, calibrationMethod: 'minmax' as const, maxBatch: 
 before(async () => {
   await writeTinyDataset(data, { Training: 16, Validation: 4 });
   await makeRunFolder(run, 7, { data });
-  const p = {
-    size: [64, 64] as [number, number],
-    mean: [0.485, 0.456, 0.406] as const,
-    std: [0.229, 0.224, 0.225] as const,
-  };
-  const chw = toCHW((await decodeResized(await testJpeg(), p.size)).rgb, p.size, {
-    ...p,
-    mean: [...p.mean],
-    std: [...p.std],
-  });
+  // makeRunFolder's preprocessing: 64x64, ImageNet mean and std.
+  const p: Preprocess = { size: [64, 64], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+  const chw = toCHW((await decodeResized(await testJpeg(), p.size)).rgb, p.size, p);
   x = f32([1, 3, 64, 64], chw);
 });
 
