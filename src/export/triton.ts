@@ -71,6 +71,7 @@ export const exportTriton: Exporter = async (src, o) => {
     maxBatch: o.maxBatch,
     inputDims: [3, ...src.info.preprocess.size],
     classes: src.info.classes.length,
+    // As long as `serve` waits to fill a batch by default (--batch-window-ms 5).
     queueDelayUs: 5000,
   });
   return [
