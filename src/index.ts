@@ -26,3 +26,5 @@ export { SGD } from './train/optim/sgd.js';
 export { clipGradNorm } from './train/optim/clip-grad-norm.js';
 export { loadSafetensors, saveSafetensors } from './weights/safetensors.js';
 export { loadTorchCheckpoint } from './weights/torch-checkpoint.js';
+export { exportRun, EXPORT_FORMATS, type ExportFormat } from './export/export-run.js';
+export type { ExportOptions } from './export/options.js';

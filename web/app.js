@@ -202,7 +202,8 @@ async function runOnServer(file, card) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Browser mode: onnxruntime-web (WebAssembly) runs the run's merged model.onnx in this page.
+// Browser mode: onnxruntime-web (WebAssembly) runs the run's merged model in this page, in the precision
+// the server serves (/v1/model.onnx: model.onnx, or its fp16 or int8 export with `serve --precision`).
 
 let browserModel = null;
 
@@ -229,7 +230,7 @@ function loadBrowserModel() {
         document.body.dataset.browserModel = 'ready';
         const mb = (meta.onnx.bytes / 1e6).toFixed(1);
         setStatus(
-          `The model (${mb} MB) runs in this browser: WebAssembly, ${b.threads} thread${b.threads > 1 ? 's' : ''}, loaded in ${ms(b.loadMs)}.`,
+          `The ${meta.onnx.precision ?? 'fp32'} model (${mb} MB) runs in this browser: WebAssembly, ${b.threads} thread${b.threads > 1 ? 's' : ''}, loaded in ${ms(b.loadMs)}.`,
         );
       },
       (e) => {

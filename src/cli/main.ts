@@ -4,6 +4,7 @@ import { cvCommand } from './commands/cv.js';
 import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { explainCommand } from './commands/explain.js';
+import { exportCommand } from './commands/export.js';
 import { predictCommand } from './commands/predict.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
@@ -16,6 +17,7 @@ const program = new Command('smoker-lora')
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
   .addCommand(explainCommand())
+  .addCommand(exportCommand())
   .addCommand(serveCommand())
   .addCommand(sweepCommand())
   .addCommand(cvCommand())

@@ -8,6 +8,8 @@ export const RUN_FILES = {
   config: 'config.json',
   checkpoint: 'checkpoint.safetensors',
   model: 'model.onnx',
+  modelFp16: 'model_fp16.onnx',
+  modelInt8: 'model_int8.onnx',
   adapterConfig: ADAPTER_CONFIG,
   adapterWeights: ADAPTER_WEIGHTS,
   history: 'history.json',
@@ -21,3 +23,12 @@ export const RUN_FILES = {
   reliabilityPlot: 'reliability.png',
   curvesPlot: 'training-curves.png',
 } as const;
+
+/** The precisions a run's merged model can be served in, and the run-folder file of each. */
+export const PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const MODEL_FILE_OF: Record<Precision, string> = {
+  fp32: RUN_FILES.model,
+  fp16: RUN_FILES.modelFp16,
+  int8: RUN_FILES.modelInt8,
+};
