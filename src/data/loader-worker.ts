@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Preprocess } from '../models/backbone.js';
 import { type AugmentConfig, Augmenter } from './augment.js';
 import { augmentRng } from './derived-rng.js';
-import { toCHW } from './image.js';
+import { toCHW } from './to-chw.js';
 import { ImageStore } from './image-store.js';
 
 /** What a loader worker is started with. */

@@ -20,7 +20,7 @@ import { RUN_FILES } from '../run/files.js';
 import { checkRunFolder, createRunFolder } from '../run/run-folder.js';
 import { makeRunInfo, writeRunInfo } from '../run/run-info.js';
 import { configHash, type TrainConfig } from '../run/train-config.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { ForwardStep } from '../train/forward-step.js';
 import { historyCsv, type EpochRecord } from '../train/history.js';
 import { estimateTrainingMemory } from '../train/memory-estimate.js';
@@ -189,7 +189,6 @@ export async function runTrainJob(
         clipNorm: c.clipNorm,
         patience: c.patience,
         tta: c.tta,
-        checkpointPath,
         configHash: configHash(c),
         keep: val ? c.keep : 'last',
         ema: c.ema,
@@ -201,6 +200,7 @@ export async function runTrainJob(
       {
         onStep: hooks.onStep,
         shouldStop: hooks.shouldStop,
+        onCheckpoint: (cp) => saveCheckpoint(checkpointPath, cp),
         async onEpoch(r, keep) {
           hooks.onEpochEnd?.();
           hooks.log(

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SEED_AUGMENT, type AugmentConfig } from '../data/augment.js';
-import { DEFAULT_SPLIT_FRACTIONS } from '../data/dataset.js';
+import { DEFAULT_SPLIT_FRACTIONS } from '../data/stratified-split.js';
 import { SCHEDULE_NAMES } from '../train/lr-schedule.js';
 import { DEFAULT_THRESHOLD } from '../classify/classify.js';
 

@@ -12,6 +12,8 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 export const serveOptionsSchema = z.object({
   /** A run folder written by 'smoker-lora train' (config.json + model.onnx). */
   model: z.string().min(1),
+  /** The ONNX backbone the page's Train view fine-tunes (GET /v1/backbone.onnx); default: the run's, if a file. */
+  backbone: z.string().min(1).optional(),
   host: z.string().min(1),
   /** 0 picks a free port. */
   port: int(0, 65535),

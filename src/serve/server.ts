@@ -5,6 +5,7 @@ import type { Explanation, GradCam } from '../eval/grad-cam.js';
 import { packBatch } from '../data/pack-batch.js';
 import { loadGradCam, SavedModel } from '../run/saved-model.js';
 import { buildApp, packageVersion } from './app.js';
+import { findTrainBackbone } from './backbone-file.js';
 import { BatchQueue, type BatchQueueStats } from './batch-queue.js';
 import type { ServerContext } from './context.js';
 import { classify, describeModelFile, type ImageOutputs, readRunMetrics } from './inference.js';
@@ -40,6 +41,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }),
     readRunMetrics(opts.model),
   ]);
+  const train = await findTrainBackbone(opts.backbone, model.info.backbone);
   const queueOpts = { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs, maxPending: opts.maxPending };
   const predictQueue = new BatchQueue<Float32Array, ImageOutputs>(
     (images) => classify(model, images),
@@ -67,6 +69,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     model,
     modelFile,
     metrics,
+    backbone: train.backbone,
+    backboneError: train.reason,
     predictQueue,
     explainQueue,
     explainError,
