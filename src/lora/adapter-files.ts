@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { toFloat32, type Tensor } from '../graph/tensor.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { loadSafetensors } from '../weights/safetensors-file.js';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_PREFIX, adapterFiles, type AdapterConfig } from './adapter-format.js';
+import {
+  ADAPTER_CONFIG,
+  ADAPTER_WEIGHTS,
+  ADAPTER_PREFIX,
+  adapterFiles,
+  type AdapterConfig,
+} from './adapter-format.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from './head.js';
 import { loadParams, type LoraModel } from './lora-model.js';
 

@@ -47,7 +47,9 @@ export function loraConfigOf(c: AdapterConfig): LoraConfig {
 }
 
 /** The bytes of adapter_model.safetensors (adapters and head) and adapter_config.json, by file name. */
-export function adapterFiles(model: LoraModel): Record<typeof ADAPTER_WEIGHTS | typeof ADAPTER_CONFIG, Uint8Array> {
+export function adapterFiles(
+  model: LoraModel,
+): Record<typeof ADAPTER_WEIGHTS | typeof ADAPTER_CONFIG, Uint8Array> {
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of model.params) tensors.set(ADAPTER_PREFIX + name, t);
   return {

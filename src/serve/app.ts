@@ -229,6 +229,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     allowedPath: (path) => /^\/[a-z0-9-]+\.js(\.map)?$/i.test(path),
   });
 
+  app.get('/train', (_req, reply) => reply.redirect('/train.html'));
+
   // The classifier convention the page imports, as compiled (it has no imports of its own).
   app.get('/lib/classify.js', (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').send(createReadStream(CLASSIFY_JS)),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_INPUT_PIXELS } from '../data/image.js';
+import { MAX_INPUT_PIXELS } from '../data/image-error.js';
 import { describeIssue, valueAt } from '../run/describe-issue.js';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
