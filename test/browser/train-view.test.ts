@@ -113,6 +113,20 @@ test('refuses what the CLI refuses, in the same words', { skip, timeout: 120_000
   );
   await trainAndWait();
   assert.equal(await page.textContent('#train-error'), cli);
+
+  // Accessibility basics, as on the main page: every image has a text alternative, every control a name.
+  assert.equal(await page.locator('img:not([alt]), img[alt=""]').count(), 0);
+  const unnamed = await page.$$eval('button, input, select', (els) =>
+    els
+      .filter((e) => {
+        const el = e as Dom;
+        if (el.closest('[hidden]')) return false;
+        const label = el.id ? document.querySelector(`label[for="${el.id}"]`) : null;
+        return !(el.textContent?.trim() || el.getAttribute('aria-label') || label || el.closest('label'));
+      })
+      .map((e) => (e as Dom).outerHTML),
+  );
+  assert.deepEqual(unnamed, []);
   await clearPhotos();
 });
 
