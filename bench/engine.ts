@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { f32 } from '../src/graph/tensor.js';
 import type { Backbone } from '../src/models/backbone.js';
-import { loadOnnxBackbone } from '../src/models/onnx-backbone.js';
+import { loadOnnxBackbone } from '../src/models/load-onnx-backbone.js';
 import { buildResNet, randomResNetStateDict } from '../src/models/resnet.js';
 
 import { defaultTargets } from '../src/lora/default-targets.js';
@@ -22,6 +22,7 @@ import { Session } from '../src/runtime/session.js';
 import { AdamW } from '../src/train/optim/adamw.js';
 import { TrainStep } from '../src/train/train-step.js';
 import { matmulGflops, median } from './machine.js';
+import { latestProfile } from '../src/runtime/profile-file.js';
 import { summarizeProfile } from './ort-profile.js';
 
 const { values } = parseArgs({
@@ -65,11 +66,13 @@ async function runCase(name: string): Promise<void> {
     const session = await Session.create(mergeLora(lora), { threads });
     once = async () => void (await session.run({ input }, ['logits']));
   } else {
-    const step = await TrainStep.compile(lora, {
-      threads,
-      ...(values.profile ? { profilePrefix: join(tmpdir(), 'smoker-lora-train') } : {}),
-    });
-    if (values.profile) after = () => console.error(summarizeProfile(step.endProfiling(), iters + 1));
+    const profilePrefix = join(tmpdir(), 'smoker-lora-train');
+    const step = await TrainStep.compile(lora, { threads, ...(values.profile ? { profilePrefix } : {}) });
+    if (values.profile)
+      after = () => {
+        step.endProfiling();
+        console.error(summarizeProfile(latestProfile(profilePrefix), iters + 1));
+      };
     const opt = new AdamW({ weightDecay: 1e-4 });
     once = async () => {
       await step.run(input, labels);

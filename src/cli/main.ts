@@ -9,6 +9,7 @@ import { predictCommand } from './commands/predict.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
+import { webCommand } from './commands/web.js';
 
 const program = new Command('smoker-lora')
   .description('Detect smoking in photos: LoRA fine-tuning of CNNs on ONNX Runtime, in TypeScript')
@@ -21,7 +22,8 @@ const program = new Command('smoker-lora')
   .addCommand(serveCommand())
   .addCommand(sweepCommand())
   .addCommand(cvCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(webCommand());
 
 // A reader that has read enough (`smoker-lora predict photos | head`) closes the pipe: stop quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

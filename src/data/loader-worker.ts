@@ -1,13 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Preprocess } from '../models/backbone.js';
 import { type AugmentConfig, Augmenter } from './augment.js';
-import { augmentRng } from './derived-rng.js';
-import { toCHW } from './image.js';
+import { epochImage } from './epoch-images.js';
 import { ImageStore } from './image-store.js';
 
 /** What a loader worker is started with. */
 export interface LoaderWorkerData {
-  buffer: SharedArrayBuffer;
+  buffer: ArrayBufferLike;
   count: number;
   preprocess: Preprocess;
   augment: AugmentConfig | undefined;
@@ -28,11 +27,9 @@ const chw = 3 * size[0] * size[1];
 
 function chunk({ epoch, indices }: ChunkRequest): Float32Array {
   const out = new Float32Array(indices.length * chw);
-  indices.forEach((index, k) => {
-    const img = store.image(index);
-    const rgb = augmenter ? augmenter.apply(img, augmentRng(data.seed, epoch, index)).rgb : img.rgb;
-    out.set(toCHW(rgb, size, data.preprocess), k * chw);
-  });
+  indices.forEach((index, k) =>
+    out.set(epochImage(store, index, epoch, data.seed, data.preprocess, augmenter), k * chw),
+  );
   return out;
 }
 

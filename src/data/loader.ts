@@ -4,7 +4,7 @@ import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { type AugmentConfig, Augmenter } from './augment.js';
 import { type BadImagePolicy, type CheckedImages, checkImages, type SkippedImage } from './check-images.js';
-import { shuffleRng } from './derived-rng.js';
+import { epochOrder } from './epoch-images.js';
 import type { ImageStore } from './image-store.js';
 import { packBatch } from './pack-batch.js';
 import type { ChunkRequest, LoaderWorkerData } from './loader-worker.js';
@@ -90,8 +90,7 @@ export class BatchLoader {
 
   /** The sample indices of epoch `epoch`, in serving order. */
   order(epoch: number): number[] {
-    const order = this.samples.map((_, i) => i);
-    return this.opts.shuffle ? shuffleRng(this.opts.seed, epoch).shuffle(order) : order;
+    return epochOrder(this.samples.length, Boolean(this.opts.shuffle), this.opts.seed, epoch);
   }
 
   /**

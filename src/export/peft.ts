@@ -1,7 +1,8 @@
 import { basename, join } from 'node:path';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/adapter-files.js';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/adapter-format.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from '../lora/head.js';
-import { loadSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import { writeSafetensors } from '../weights/safetensors.js';
+import { loadSafetensors } from '../weights/safetensors-file.js';
 import type { Exporter } from './options.js';
 import type { ExportSource } from './source.js';
 import { json, writeExportFile } from './write-file.js';

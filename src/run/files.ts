@@ -1,4 +1,4 @@
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/adapter-files.js';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../lora/adapter-format.js';
 
 /**
  * Every file of a run folder, and of an evaluation folder (which holds the report files), by name. The

@@ -5,7 +5,8 @@ import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { Session } from '../runtime/session.js';
 import { MODEL_FILE_OF, RUN_FILES, type Precision } from './files.js';
-import { readRunInfo, type RunInfo } from './run-info.js';
+import type { RunInfo } from './run-info.js';
+import { readRunInfo } from './run-info-file.js';
 
 /**
  * A finished run folder's checked config.json and its merged model's bytes (model.onnx, or the fp16 or

@@ -41,20 +41,26 @@ export interface ModelFile {
   precision: Precision;
 }
 
-/** Hashes the run's model file of that precision as a stream (it can be hundreds of MB). */
-export async function describeModelFile(runDir: string, precision: Precision = 'fp32'): Promise<ModelFile> {
-  const path = join(runDir, MODEL_FILE_OF[precision]);
+/** An ONNX backbone file on the server, and the name the API gives it (never its path). */
+export interface BackboneFile {
+  path: string;
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** A file's size and sha256, hashed as a stream (a model can be hundreds of MB). */
+export async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  const sha256 = hash.digest('hex');
-  const { size } = await stat(path);
-  return {
-    path,
-    bytes: size,
-    sha256,
-    id: `${basename(resolve(runDir))}@${sha256.slice(0, 12)}`,
-    precision,
-  };
+  return { bytes: (await stat(path)).size, sha256: hash.digest('hex') };
+}
+
+/** The run's model file of that precision, hashed. */
+export async function describeModelFile(runDir: string, precision: Precision = 'fp32'): Promise<ModelFile> {
+  const path = join(runDir, MODEL_FILE_OF[precision]);
+  const { bytes, sha256 } = await hashFile(path);
+  return { path, bytes, sha256, id: `${basename(resolve(runDir))}@${sha256.slice(0, 12)}`, precision };
 }
 
 /** The run's validation metrics without the ROC curve's points. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_INPUT_PIXELS } from '../data/image.js';
+import { MAX_INPUT_PIXELS } from '../data/image-error.js';
 import { describeIssue, valueAt } from '../run/describe-issue.js';
 import { PRECISIONS } from '../run/files.js';
 
@@ -13,6 +13,8 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 export const serveOptionsSchema = z.object({
   /** A run folder written by 'smoker-lora train' (config.json + model.onnx). */
   model: z.string().min(1),
+  /** The ONNX backbone the page's Train view fine-tunes (GET /v1/backbone.onnx); default: the run's, if a file. */
+  backbone: z.string().min(1).optional(),
   host: z.string().min(1),
   /**
    * Which of the run's model files answers predictions and /v1/model.onnx (the page's in-browser mode):

@@ -57,6 +57,9 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
       bytes: modelFile.bytes,
       sha256: modelFile.sha256,
     },
+    trainBackbone: ctx.backbone
+      ? { url: '/v1/backbone.onnx', name: ctx.backbone.name, bytes: ctx.backbone.bytes }
+      : { url: null, reason: ctx.backboneError },
     metrics: ctx.metrics,
     explain: ctx.explainQueue ? { available: true } : { available: false, reason: ctx.explainError },
     limits: {
@@ -77,6 +80,20 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
       .header('content-length', modelFile.bytes)
       .header('content-disposition', `attachment; filename="${basename(resolve(model.dir))}.onnx"`)
       .send(createReadStream(modelFile.path));
+  });
+
+  // The Train view's backbone: the file itself, named by its folder and file name only.
+  app.get('/v1/backbone.onnx', async (req, reply) => {
+    const b = ctx.backbone;
+    if (!b) throw new ApiError(404, 'no_backbone', ctx.backboneError!);
+    const etag = `"${b.sha256}"`;
+    reply.header('etag', etag).header('cache-control', 'no-cache').header('x-backbone-name', b.name);
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', b.bytes)
+      .header('content-disposition', `attachment; filename="${basename(b.path)}"`)
+      .send(createReadStream(b.path));
   });
 
   app.post('/v1/predict', async (req, reply) => {

@@ -7,6 +7,7 @@ import { MODEL_FILE_OF } from '../run/files.js';
 import { deployedModelName } from '../run/model-name.js';
 import { loadGradCam, SavedModel } from '../run/saved-model.js';
 import { buildApp, packageVersion } from './app.js';
+import { findTrainBackbone } from './backbone-file.js';
 import { BatchQueue, type BatchQueueStats } from './batch-queue.js';
 import type { ServerContext } from './context.js';
 import { classify, describeModelFile, type ImageOutputs, readRunMetrics } from './inference.js';
@@ -48,6 +49,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }),
     readRunMetrics(opts.model),
   ]);
+  const train = await findTrainBackbone(opts.backbone, model.info.backbone);
   const queueOpts = { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs, maxPending: opts.maxPending };
   const predictQueue = new BatchQueue<Float32Array, ImageOutputs>(
     (images) => classify(model, images),
@@ -75,6 +77,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     model,
     modelFile,
     metrics,
+    backbone: train.backbone,
+    backboneError: train.reason,
     predictQueue,
     explainQueue,
     explainError,

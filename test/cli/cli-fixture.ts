@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { TrainProgress } from '../../src/train/checkpoint.js';
-import { loadSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors } from '../../src/weights/safetensors-file.js';
 import { tempDir, writeTinyBackbone, writeTinyDataset } from '../helpers/tiny-dataset.js';
 
 /** The built CLI (tests run from dist/test/cli). */

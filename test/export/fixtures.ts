@@ -7,10 +7,11 @@ import { saveAdapter } from '../../src/lora/adapter-files.js';
 import { defaultTargets } from '../../src/lora/default-targets.js';
 import { addLora } from '../../src/lora/lora-model.js';
 import { mergeLora } from '../../src/lora/merge.js';
-import { loadOnnxBackbone } from '../../src/models/onnx-backbone.js';
+import { loadOnnxBackbone } from '../../src/models/load-onnx-backbone.js';
 import { Rng } from '../../src/random/rng.js';
 import { RUN_FILES } from '../../src/run/files.js';
-import { makeRunInfo, writeRunInfo } from '../../src/run/run-info.js';
+import { makeRunInfo } from '../../src/run/run-info.js';
+import { writeRunInfo } from '../../src/run/run-info-file.js';
 import { SEED_RECIPE } from '../../src/run/train-config.js';
 import { CLASSES } from '../serve/fixtures.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { exportRun } from '../../src/export/export-run.js';
 import { SavedModel } from '../../src/run/saved-model.js';
-import { loadSafetensors, saveSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../../src/weights/safetensors-file.js';
 import { runCli } from '../cli/cli-fixture.js';
 import { sharedPath } from '../helpers/shared.js';
 import { tempDir, writeTinyDataset } from '../helpers/tiny-dataset.js';

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { exportRun } from '../../src/export/export-run.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { chromiumSkip as skip, launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder, testJpeg } from './fixtures.js';
 
@@ -13,11 +14,6 @@ import { makeRunFolder, testJpeg } from './fixtures.js';
 // browser objects they touch are typed loosely here (module scope: nothing leaks into other files).
 type Dom = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const document: Dom;
-
-const CHROMIUM = process.env.SMOKER_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or set SMOKER_CHROMIUM); skipped`;
 
 const dir = tempDir('smoker-browser-', after);
 let server: RunningServer;
@@ -37,24 +33,7 @@ before(async () => {
     threads: 1,
     log: () => {},
   });
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // A synthetic camera that needs no permission prompt, for the webcam path.
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-    ],
-    viewport: { width: 1100, height: 900 },
-  });
+  context = await launchChromium(join(dir, 'profile'));
   page = context.pages()[0] ?? (await context.newPage());
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));

@@ -21,6 +21,10 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the detector: an HTTP API (predict, Grad-CAM explain) and a web page')
     .requiredOption('--model <run folder>', "a folder written by 'smoker-lora train'")
+    .option(
+      '--backbone <file.onnx>',
+      "the ONNX backbone the page's Train view fine-tunes (default: the run's own, if it is an ONNX file)",
+    )
     .option('--port <n>', 'port (0: any free port)', parse.int(0), d.port)
     .option('--host <address>', 'address to listen on', d.host)
     .option(
@@ -67,6 +71,7 @@ export function serveCommand(): Command {
       const log = (line: string) => process.stderr.write(line + '\n');
       const server = await startServer({
         model: o.model,
+        backbone: o.backbone,
         host: o.host,
         allowedHosts: o.allowedHosts,
         modelName: o.modelName,
