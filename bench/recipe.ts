@@ -1,0 +1,80 @@
+/**
+ * The seed recipe end to end on MobileNetV2: our `train` command against bench/torch_peer.py's PyTorch run of
+ * the same recipe with its own data loading (torchvision transforms in a DataLoader), one after the other.
+ * Prints each epoch's seconds (training plus validation), their median and the wall time of the whole run.
+ *   node dist/bench/recipe.js [--epochs 2] [--threads 2] [--workers 1] [--data <root>]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { EpochRecord } from '../src/train/history.js';
+import { median } from './machine.js';
+import { PYTHON, runTorchPeer, TORCH_INSTALL, torchVersion } from './peer.js';
+
+const shared = join(fileURLToPath(import.meta.url), '../../../../shared');
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '1' },
+    data: { type: 'string', default: join(shared, 'data/smoking') },
+    mobilenet: { type: 'string', default: join(shared, 'models/mobilenet_v2_1.0_224/model.onnx') },
+  },
+});
+const common = ['--epochs', values.epochs!, '--threads', values.threads!, '--workers', values.workers!];
+
+interface RecipeRun {
+  epochs: { seconds: number; valAcc: number | null }[];
+  wallS: number;
+}
+
+function ours(): RecipeRun {
+  const out = mkdtempSync(join(tmpdir(), 'smoker-lora-recipe-'));
+  try {
+    const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+    const t0 = performance.now();
+    execFileSync(
+      process.execPath,
+      [cli, 'train', '--data', values.data!, '--out', out, '--backbone', values.mobilenet!, ...common],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as EpochRecord[];
+    return { epochs: history, wallS };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function row(engine: string, r: RecipeRun, ref?: RecipeRun): string {
+  const secs = r.epochs.map((e) => e.seconds);
+  const ratio = ref ? `${(median(ref.epochs.map((e) => e.seconds)) / median(secs)).toFixed(2)}x` : '';
+  const acc = r.epochs.map((e) => (e.valAcc === null ? '-' : (100 * e.valAcc).toFixed(1))).join(', ');
+  return `| ${engine} | ${secs.map((s) => s.toFixed(1)).join(', ')} | ${median(secs).toFixed(1)} | ${r.wallS.toFixed(0)} | ${acc} | ${ratio} |`;
+}
+
+const torch = torchVersion();
+if (!torch)
+  console.error(`${PYTHON} cannot import torch, torchvision and onnx (${TORCH_INSTALL}); ours alone`);
+const mine = ours();
+const peer = torch
+  ? (runTorchPeer([
+      'recipe',
+      '--data',
+      values.data!,
+      '--mobilenet',
+      values.mobilenet!,
+      ...common,
+    ]) as RecipeRun)
+  : undefined;
+console.log(
+  `MobileNetV2, seed recipe, ${values.epochs} epochs, ${values.threads} threads, ${values.workers} worker(s)\n`,
+);
+console.log(
+  '| engine | seconds per epoch | median | wall s | val acc % | speed-up |\n|---|---|---|---|---|---|',
+);
+console.log(row('smoker-lora', mine, peer));
+if (peer) console.log(row(`PyTorch ${torch}`, peer));
