@@ -221,11 +221,13 @@ const plain = (s: ScoredSamples) => ({ labels: Array.from(s.labels), probs: Arra
 
 /** Scores a finished fold's model on its images, with and without flip, and saves the scores. */
 async function scoreFinishedFold(dir: string, val: Sample[], c: TrainConfig): Promise<FoldScores> {
+  const scored = plain(await scoreFold(dir, val, c, c.tta));
   const s: FoldScores = {
     images: val.map((v) => relative(c.data, v.path)),
     history: JSON.parse(readFileSync(join(dir, RUN_FILES.history), 'utf8')) as EpochRecord[],
-    scored: plain(await scoreFold(dir, val, c, c.tta)),
-    flipped: plain(await scoreFold(dir, val, c, true)),
+    scored,
+    // A run that scores with test-time flip already gave the flipped scores.
+    flipped: c.tta ? scored : plain(await scoreFold(dir, val, c, true)),
   };
   await writeFileAtomic(join(dir, RUN_FILES.foldScores), new TextEncoder().encode(JSON.stringify(s) + '\n'));
   return s;
