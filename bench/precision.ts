@@ -5,7 +5,7 @@
  * rounds that alternate the formats so drift in machine load hits every format alike. int8 is
  * calibrated on training images, never validation ones: the ones `smoker-lora export` uses, so its rows
  * are the exported model_int8.onnx files.
- *   node dist/bench/precision.js <run folder | model.onnx> [--data <root>] [--calibration 128]
+ *   node dist/bench/precision.js <run folder | model.onnx> [--data <root>] [--calibration all|n]
  *     [--threads 2] [--rounds 7]
  * A model file outside a run folder is timed with ImageNet preprocessing and calibrated on random
  * images, and gets no accuracy.
@@ -19,7 +19,7 @@ import { checkImages } from '../src/data/check-images.js';
 import { discoverDataset } from '../src/data/dataset.js';
 import { BatchLoader, type Batch } from '../src/data/loader.js';
 import type { Sample } from '../src/data/sample.js';
-import { calibrationImages } from '../src/export/calibration-images.js';
+import { calibrationImages, DEFAULT_CALIBRATION_IMAGES } from '../src/export/calibration-images.js';
 import { RUN_FILES } from '../src/run/files.js';
 import type { RunInfo } from '../src/run/run-info.js';
 import { readRunInfo } from '../src/run/run-info-file.js';
@@ -42,7 +42,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     data: { type: 'string' },
-    calibration: { type: 'string', default: '128' },
+    calibration: { type: 'string', default: 'all' },
     threads: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '7' },
   },
@@ -107,14 +107,15 @@ async function main(): Promise<void> {
 
   let calibration: Tensor<'float32'>[];
   let val: Batch[] | undefined;
-  const n = Number(values.calibration);
+  const count = values.calibration === 'all' ? DEFAULT_CALIBRATION_IMAGES : Number(values.calibration);
   if (dataRoot && info) {
     const ds = discoverDataset(dataRoot, { seed: info.seed, splitFractions: info.splitFractions });
     // The images `smoker-lora export` calibrates on, so the int8 rows are the exported files.
-    calibration = await calibrationImages(info, { data: dataRoot, count: n });
+    calibration = await calibrationImages(info, { data: dataRoot, count });
     val = ds.splits.val.length ? await decode(ds.splits.val) : undefined;
   } else {
     const rng = new Rng(0);
+    const n = Number.isFinite(count) ? count : 128;
     calibration = [
       f32(
         [n, 3, h, w],
@@ -212,7 +213,7 @@ async function main(): Promise<void> {
     `model: ${modelPath}${val ? `; validation: ${val.reduce((s, b) => s + b.labels.length, 0)} images` : ''}`,
   );
   console.log(
-    `int8 calibrated on ${n} ${dataRoot && info ? 'training' : 'random'} images; ${threads} threads; img/s are medians over ${rounds} rounds that alternate the formats`,
+    `int8 calibrated on ${calibration.reduce((sum, b) => sum + b.shape[0], 0)} ${dataRoot && info ? 'training' : 'random'} images; ${threads} threads; img/s are medians over ${rounds} rounds that alternate the formats`,
   );
   console.log(
     `machine: ${cpus()[0].model}, onnxruntime-node ${ort.env.versions.node ?? ''}; ORT MatMul 2048x2048 at ${gflopsBefore.toFixed(0)} GFLOP/s before, ${gflopsAfter.toFixed(0)} after\n`,

@@ -18,6 +18,15 @@ export const parse = {
       return n;
     };
   },
+  /** A whole number >= min, or 'all' (Infinity). */
+  intOrAll(min: number) {
+    return (v: string): number => {
+      const n = v === 'all' ? Infinity : Number(v);
+      if (n !== Infinity && (!Number.isInteger(n) || n < min))
+        throw new InvalidArgumentError(`'${v}' is not 'all' or a whole number >= ${min}.`);
+      return n;
+    };
+  },
   list<T>(item: (v: string) => T) {
     return (v: string): T[] => v.split(',').map((s) => item(s.trim()));
   },

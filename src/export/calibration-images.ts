@@ -4,11 +4,15 @@ import type { Tensor } from '../graph/tensor.js';
 import { Rng } from '../random/rng.js';
 import type { RunInfo } from '../run/run-info.js';
 
-/** How many training images int8 calibration reads by default: ORT's quantization examples use 128. */
-export const DEFAULT_CALIBRATION_IMAGES = 128;
+/**
+ * int8 calibration reads every training image by default. ORT's examples use 128, but on these photos
+ * 128 left int8 one validation answer in 180 behind float32 where all 716 (about 19 s) matched it, and
+ * the activation ranges come from the images the model was trained on either way.
+ */
+export const DEFAULT_CALIBRATION_IMAGES = Infinity;
 
 /**
- * `count` of the run's training images (never validation ones), a seeded draw, decoded and normalised as
+ * `count` of the run's training images (never validation ones; `Infinity`: all of them), a seeded draw, decoded and normalised as
  * evaluation does (no augmentation), in batches of 32: what int8 calibration measures activations on.
  * The data is the run's own (config.json's `data`) unless `data` points elsewhere.
  */

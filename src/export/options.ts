@@ -7,7 +7,7 @@ export interface ExportOptions {
   out: string;
   /** Where the run's training images are, for int8 calibration (default: config.json's `data`). */
   data?: string;
-  /** Training images int8 calibration measures activation ranges on. */
+  /** Training images int8 calibration measures activation ranges on (`Infinity`: all). */
   calibration: number;
   calibrationMethod: CalibrationMethod;
   /** The model's name in a Triton repository (default: the run folder's, as `serve` names it). */

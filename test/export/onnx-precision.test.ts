@@ -71,9 +71,8 @@ test('onnx-fp16: half the file, outputs within 3e-3 of float32, copied into the 
     assert.ok(card.includes(s), `the card says '${s}'`);
 });
 
-test('onnx-int8 from the CLI: calibrated on training images, QDQ that ORT runs, close to float32', async () => {
-  const out = join(dir, 'int8');
-  const r = await runCli([
+const exportInt8 = (out: string, calibration: string) =>
+  runCli([
     'export',
     '--model',
     run,
@@ -82,14 +81,34 @@ test('onnx-int8 from the CLI: calibrated on training images, QDQ that ORT runs, 
     '--out',
     out,
     '--calibration',
-    '16',
+    calibration,
     '--threads',
     '1',
   ]);
+
+test('onnx-int8 from the CLI: calibrated on training images, QDQ that ORT runs, close to float32', async () => {
+  // Each export also copies its file into the run, so the default ('all') goes last.
+  const fewer = join(dir, 'int8-fewer');
+  assert.equal((await exportInt8(fewer, '2')).code, 0);
+  const capped = join(dir, 'int8-capped');
+  assert.equal((await exportInt8(capped, '100000')).code, 0);
+  assert.match(
+    (await exportInt8(join(dir, 'int8-bad'), 'most')).stderr,
+    /'most' is not 'all' or a whole number >= 1/,
+  );
+  const out = join(dir, 'int8');
+  const r = await exportInt8(out, 'all');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /onnx-int8: wrote .*model_int8\.onnx, .*README\.md/);
+  // 'all', the default, is every training image: a count beyond the split gives the same file.
+  const int8Of = (folder: string) => readFileSync(join(folder, 'model_int8.onnx'));
+  assert.ok(int8Of(capped).equals(int8Of(out)), 'a count beyond the training split is all of it');
+  assert.ok(!int8Of(fewer).equals(int8Of(out)), 'two images calibrate other ranges than all');
   const int8 = join(out, 'model_int8.onnx');
-  assert.deepEqual(readFileSync(join(run, RUN_FILES.modelInt8)), readFileSync(int8));
+  assert.ok(
+    readFileSync(join(run, RUN_FILES.modelInt8)).equals(readFileSync(int8)),
+    'the run holds the file',
+  );
   const [a, b] = [await outputsOf(join(run, RUN_FILES.model)), await outputsOf(int8)];
   assert.ok(relMaxDiff(b.features, a.features) < 0.05, `features ${relMaxDiff(b.features, a.features)}`);
   assert.ok(readFileSync(int8).length < readFileSync(join(run, RUN_FILES.model)).length / 3.5);

@@ -13,11 +13,10 @@ export function exportCommand(): Command {
     .addOption(new Option('--format <format>', 'what to write').choices(EXPORT_FORMATS).makeOptionMandatory())
     .requiredOption('--out <folder>', 'a new or empty folder to write into')
     .option('--data <root>', "int8 calibration data (default: the run's own, config.json's data)")
-    .option(
-      '--calibration <n>',
-      'training images int8 calibration measures activations on',
-      parse.int(1),
-      DEFAULT_CALIBRATION_IMAGES,
+    .addOption(
+      new Option('--calibration <n|all>', 'training images int8 calibration measures activations on')
+        .argParser(parse.intOrAll(1))
+        .default(DEFAULT_CALIBRATION_IMAGES, 'all'),
     )
     .addOption(
       new Option('--calibration-method <m>', 'activation ranges: the extremes, or the 99.999th percentile')
