@@ -55,7 +55,7 @@ export interface CvSummary {
   /** Where the folds and cv.json are. */
   folder: string;
   /** The recipe, without where it ran. */
-  recipe: Omit<TrainConfig, 'out' | 'threads' | 'workers'>;
+  recipe: Omit<TrainConfig, 'out' | 'threads'>;
   configHash: string;
   folds: number;
   foldSeed: number;
@@ -157,7 +157,7 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
   const epochs = perFold[0].history.length;
   const summary: CvSummary = {
     folder: root,
-    recipe: (({ out: _o, threads: _t, workers: _w, ...r }) => r)(c),
+    recipe: (({ out: _o, threads: _t, ...r }) => r)(c),
     configHash: configHash(c),
     folds: o.folds,
     foldSeed,
@@ -200,7 +200,7 @@ async function scoreFold(dir: string, samples: Sample[], c: TrainConfig, tta: bo
       preprocess: model.preprocess,
       numClasses: model.classes.length,
       batch: c.batch,
-      workers: 1,
+      threads: c.threads,
       tta,
       onBadImage: c.onBadImage,
     });
@@ -258,7 +258,7 @@ async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[
           preprocess: model.preprocess,
           numClasses: classes.length,
           batch: c.batch,
-          workers: 1,
+          threads: c.threads,
           tta: false,
           onBadImage: c.onBadImage,
         },

@@ -25,7 +25,7 @@ export const DEMO_DEFAULTS = {
  */
 export const DEMO_RECIPE = { ...SEED_RECIPE, lr: 3e-4, rank: 16, alpha: 32 } satisfies Omit<
   TrainConfig,
-  'data' | 'out' | 'threads' | 'workers' | 'backbone'
+  'data' | 'out' | 'threads' | 'backbone'
 >;
 
 /**
@@ -51,7 +51,6 @@ export function demoConfig(o: { data: string; backbone: string; out: string; see
     backbone: o.backbone,
     out: freeRunFolder(o.out),
     threads: availableParallelism(),
-    workers: Math.max(1, availableParallelism() - 1),
   };
 }
 
@@ -71,7 +70,6 @@ export function evaluateDemo(
       out: join(c.out, 'evaluation-validation'),
       batch: 32,
       threads: c.threads,
-      workers: 1,
       onBadImage: 'fail',
     },
     log,

@@ -54,7 +54,6 @@ export const trainConfigSchema = z.object({
   tta: z.boolean(),
   seed: count(0, 2 ** 32 - 1),
   threads: count(1, 256),
-  workers: count(1, 64),
   onBadImage: z.enum(['skip', 'fail']),
   splitFractions: z.tuple([nonNegative(), nonNegative(), nonNegative()]),
   // Added after the first release, so older run folders read with the seed's values.
@@ -115,14 +114,14 @@ export const SEED_RECIPE = {
   cutmix: 0,
   rslora: false,
   threshold: DEFAULT_THRESHOLD,
-} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers'>;
+} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads'>;
 
 /**
- * Fingerprint of the recipe: resuming is refused under a different one. The output folder, threads and
- * workers are left out; workers never change results, while another thread count may change the last
- * bits of ORT's sums, so an exact resume also needs the same --threads.
+ * Fingerprint of the recipe: resuming is refused under a different one. The output folder and threads
+ * are left out: another thread count may change the last bits of ORT's sums, so an exact resume also
+ * needs the same --threads.
  */
 export function configHash(c: TrainConfig): string {
-  const { out: _out, threads: _threads, workers: _workers, ...rest } = c;
+  const { out: _out, threads: _threads, ...rest } = c;
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }

@@ -88,7 +88,7 @@ export function trainArgs(f: Fixture, out: string, extra: string[] = []): string
   return [
     'train',
     ...['--data', f.data, '--backbone', 'resnet18', '--weights', f.weights, '--out', out],
-    ...['--epochs', '2', '--batch', '8', '--threads', '2', '--workers', '1', '--seed', '1'],
+    ...['--epochs', '2', '--batch', '8', '--threads', '2', '--seed', '1'],
     ...extra,
   ];
 }
