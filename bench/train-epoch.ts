@@ -2,7 +2,7 @@
  * Where a training epoch's time goes, on MobileNetV2 with the seed recipe (batch 32, 2 threads): the
  * train step alone on one fixed batch (the engine bench's case), the training loader alone, whole
  * epochs with augmentation on and off (train steps, then the validation pass), each in this process.
- *   node dist/bench/train-epoch.js [--epochs 2] [--threads 2] [--prefetch 2] [--augment on,off]
+ *   node dist/bench/train-epoch.js [--epochs 2] [--threads 2] [--prefetch 0] [--augment on,off]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ import { median } from './machine.js';
 const { values } = parseArgs({
   options: {
     epochs: { type: 'string', default: '2' },
-    prefetch: { type: 'string', default: '2' },
+    prefetch: { type: 'string', default: '0' },
     'data-threads': { type: 'string' },
     threads: { type: 'string', default: '2' },
     augment: { type: 'string', default: 'on,off' },
