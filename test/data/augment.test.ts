@@ -12,6 +12,7 @@ import {
 } from '../../src/data/augment.js';
 import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augment-graph.js';
 import { type DecodedImage, toCHW } from '../../src/data/image.js';
+import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';
 import { Session } from '../../src/runtime/session.js';
@@ -266,6 +267,35 @@ test('the adjustments run in the drawn order: the batch graph equals one adjustm
     draws.map((d) => ({ ...d, jitter: { ...d.jitter, order: [0, 1, 2, 3] } })),
   );
   assert.notDeepEqual(reordered[0], batch[0]);
+});
+
+test('the same graph runs in onnxruntime-web (WebAssembly), for in-browser training, with the same numbers', async () => {
+  const cfg = SEED_AUGMENT;
+  const imgs = [0, 1, 2, 3, 4, 5].map((i) => noise(12, 10, 40 + i));
+  const draws = imgs.map((_, i) => drawAugment(cfg, new Rng(7 + i)));
+  const graph = buildAugmentGraph([10, 12], IMAGENET_PREPROCESS, cfg);
+  const feeds = augmentFeeds(
+    imgs.map((i) => i.rgb),
+    [10, 12],
+    cfg,
+    draws,
+  );
+  const node = await Session.create(graph, { threads: 1 });
+  const want = (await node.run(feeds))[AUGMENT_IO.output].data;
+  await node.release();
+  const web = await import('onnxruntime-web');
+  web.env.wasm.numThreads = 1;
+  const session = await web.InferenceSession.create(toOnnxBytes(graph), { executionProviders: ['wasm'] });
+  const webFeeds = Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => [
+      name,
+      new web.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape),
+    ]),
+  );
+  const got = (await session.run(webFeeds))[AUGMENT_IO.output].data;
+  await session.release();
+  assert.ok(new Set(draws.map((d) => d.jitter!.order.indexOf(3))).size > 1, 'several hue positions');
+  assert.deepEqual(got, want);
 });
 
 test("drawAugment: torchvision's draws in its order (flip, angle, ColorJitter), deterministic per seed", () => {
