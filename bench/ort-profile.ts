@@ -9,7 +9,7 @@ interface ProfileEvent {
 
 /**
  * Summarises an ORT profile (Chrome trace JSON): kernel time per op type, and per forward/backward
- * (backward nodes are named `grad.*`), as a Markdown table of the top rows.
+ * (backward nodes are named `grad.*`) or layout (NCHWc reorders), as a Markdown table of the top rows.
  */
 export function summarizeProfile(path: string, runs: number, top = 12): string {
   const events = JSON.parse(readFileSync(path, 'utf8')) as ProfileEvent[];
@@ -17,8 +17,10 @@ export function summarizeProfile(path: string, runs: number, top = 12): string {
   const byKey = new Map<string, number>();
   let total = 0;
   for (const e of kernels) {
-    const phase = e.name.startsWith('grad.') ? 'backward' : 'forward';
-    const key = `${e.args?.op_name ?? '?'} (${phase})`;
+    const op = e.args?.op_name ?? '?';
+    // ORT names the NCHWc reorders it inserts after no node of ours, so they get a phase of their own.
+    const phase = op.startsWith('Reorder') ? 'layout' : e.name.startsWith('grad.') ? 'backward' : 'forward';
+    const key = `${op} (${phase})`;
     byKey.set(key, (byKey.get(key) ?? 0) + e.dur);
     total += e.dur;
   }

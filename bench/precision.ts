@@ -3,7 +3,8 @@
  * prints the file size, validation accuracy (when the model is a run's, with its data at hand),
  * onnxruntime-node img/s at batch 1 and 32 and onnxruntime-web (wasm) img/s at batch 1, medians of
  * rounds that alternate the formats so drift in machine load hits every format alike. int8 is
- * calibrated on training images, never validation ones.
+ * calibrated on training images, never validation ones: the ones `smoker-lora export` uses, so its rows
+ * are the exported model_int8.onnx files.
  *   node dist/bench/precision.js <run folder | model.onnx> [--data <root>] [--calibration 128]
  *     [--threads 2] [--rounds 7]
  * A model file outside a run folder is timed with ImageNet preprocessing and calibrated on random
@@ -18,8 +19,10 @@ import { checkImages } from '../src/data/check-images.js';
 import { discoverDataset } from '../src/data/dataset.js';
 import { BatchLoader, type Batch } from '../src/data/loader.js';
 import type { Sample } from '../src/data/sample.js';
+import { calibrationImages } from '../src/export/calibration-images.js';
 import { RUN_FILES } from '../src/run/files.js';
-import { readRunInfo, type RunInfo } from '../src/run/run-info.js';
+import type { RunInfo } from '../src/run/run-info.js';
+import { readRunInfo } from '../src/run/run-info-file.js';
 import { computeMetrics } from '../src/eval/metrics.js';
 import { positiveProbabilities } from '../src/classify/classify.js';
 import { predict } from '../src/train/predict.js';
@@ -107,8 +110,8 @@ async function main(): Promise<void> {
   const n = Number(values.calibration);
   if (dataRoot && info) {
     const ds = discoverDataset(dataRoot, { seed: info.seed, splitFractions: info.splitFractions });
-    const train = new Rng(0).shuffle([...ds.splits.train]).slice(0, n);
-    calibration = (await decode(train)).map((b) => b.input);
+    // The images `smoker-lora export` calibrates on, so the int8 rows are the exported files.
+    calibration = await calibrationImages(info, { data: dataRoot, count: n });
     val = ds.splits.val.length ? await decode(ds.splits.val) : undefined;
   } else {
     const rng = new Rng(0);

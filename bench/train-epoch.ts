@@ -4,8 +4,6 @@
  * epochs with augmentation on and off (train steps, then the validation pass), each in this process.
  *   node dist/bench/train-epoch.js [--epochs 2] [--threads 2] [--prefetch 0] [--augment on,off]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,7 +13,7 @@ import { discoverDataset } from '../src/data/dataset.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { defaultTargets } from '../src/lora/default-targets.js';
 import { addLora } from '../src/lora/lora-model.js';
-import { loadOnnxBackbone } from '../src/models/onnx-backbone.js';
+import { loadOnnxBackbone } from '../src/models/load-onnx-backbone.js';
 import { ForwardStep } from '../src/train/forward-step.js';
 import { AdamW } from '../src/train/optim/adamw.js';
 import { runTraining } from '../src/train/trainer.js';
@@ -100,7 +98,6 @@ for (const augment of values.augment!.split(',').map((v) => v === 'on')) {
   t0 = performance.now();
   for await (const _ of train.epoch(0)) void _;
   row(`${tag}: training loader alone, one epoch`, (performance.now() - t0) / 1000, train.samples.length);
-  const dir = mkdtempSync(join(tmpdir(), 'train-epoch-'));
   let valS = 0;
   let wallT0 = performance.now();
   const epochWall: number[] = [];
@@ -123,7 +120,6 @@ for (const augment of values.augment!.split(',').map((v) => v === 'on')) {
       clipNorm: 0,
       patience: 0,
       tta: false,
-      checkpointPath: join(dir, 'checkpoint.safetensors'),
       configHash: 'bench',
       keep: 'best',
       ema: 0,
@@ -140,7 +136,6 @@ for (const augment of values.augment!.split(',').map((v) => v === 'on')) {
       },
     },
   );
-  rmSync(dir, { recursive: true, force: true });
   const h = out.progress.history;
   const n = train.samples.length;
   row(`${tag}: train steps of an epoch (median)`, median(h.map((r) => r.seconds)), n);

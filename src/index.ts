@@ -12,7 +12,8 @@ export { appendCrossEntropy, crossEntropyCoefficients } from './autodiff/cross-e
 export type { Backbone, Preprocess } from './models/backbone.js';
 export { buildResNet, randomResNetStateDict } from './models/resnet.js';
 export { resolveResNetWeights, loadStateDict } from './models/torchvision-weights.js';
-export { loadOnnxBackbone } from './models/onnx-backbone.js';
+export { loadOnnxBackbone } from './models/load-onnx-backbone.js';
+export { onnxBackbone } from './models/onnx-backbone.js';
 export type { LoraConfig } from './lora/config.js';
 export { defaultTargets } from './lora/default-targets.js';
 export { addLora, loadParams, type LoraModel } from './lora/lora-model.js';
@@ -24,5 +25,7 @@ export { ForwardStep } from './train/forward-step.js';
 export { AdamW } from './train/optim/adamw.js';
 export { SGD } from './train/optim/sgd.js';
 export { clipGradNorm } from './train/optim/clip-grad-norm.js';
-export { loadSafetensors, saveSafetensors } from './weights/safetensors.js';
+export { loadSafetensors, saveSafetensors } from './weights/safetensors-file.js';
 export { loadTorchCheckpoint } from './weights/torch-checkpoint.js';
+export { exportRun, EXPORT_FORMATS, type ExportFormat } from './export/export-run.js';
+export type { ExportOptions } from './export/options.js';

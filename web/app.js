@@ -1,11 +1,14 @@
 // The smoking detector's page: photos from files, drag and drop, paste or the webcam, labelled by the
 // server (with a Grad-CAM overlay) or, with "Run in this browser", by the run's model.onnx on
-// onnxruntime-web (WebAssembly), preprocessed exactly as the server does. No framework, no build step.
+// onnxruntime-web (WebAssembly), preprocessed exactly as the server does. No framework; this file needs
+// no build step (it imports the bundled /lib/pixels.js and the compiled /lib/classify.js).
 
-/* global document, window, navigator, fetch, FormData, URL, File, createImageBitmap, OffscreenCanvas, performance */
+/* global document, window, navigator, fetch, FormData, URL, File, OffscreenCanvas, performance */
 
 // The classifier convention (softmax, test-time flip, threshold), the server's own compiled module.
 import { decide, positiveProbabilities, probabilities, withViews } from '/lib/classify.js';
+// Decoding and the PIL-bilinear resize, shared with the Train view's worker (bundled from src/browser).
+import { decodeRgba, resizeRgb, toCHW } from '/lib/pixels.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -202,7 +205,8 @@ async function runOnServer(file, card) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Browser mode: onnxruntime-web (WebAssembly) runs the run's merged model.onnx in this page.
+// Browser mode: onnxruntime-web (WebAssembly) runs the run's merged model in this page, in the precision
+// the server serves (/v1/model.onnx: model.onnx, or its fp16 or int8 export with `serve --precision`).
 
 let browserModel = null;
 
@@ -229,7 +233,7 @@ function loadBrowserModel() {
         document.body.dataset.browserModel = 'ready';
         const mb = (meta.onnx.bytes / 1e6).toFixed(1);
         setStatus(
-          `The model (${mb} MB) runs in this browser: WebAssembly, ${b.threads} thread${b.threads > 1 ? 's' : ''}, loaded in ${ms(b.loadMs)}.`,
+          `The ${meta.onnx.precision ?? 'fp32'} model (${mb} MB) runs in this browser: WebAssembly, ${b.threads} thread${b.threads > 1 ? 's' : ''}, loaded in ${ms(b.loadMs)}.`,
         );
       },
       (e) => {
@@ -242,127 +246,16 @@ function loadBrowserModel() {
   return browserModel;
 }
 
-/**
- * Filter taps of the antialiased bilinear resize (PIL's BILINEAR, which sharp's 'linear' kernel on the
- * server follows): a triangle filter widened by the shrink factor, sampled at pixel centres.
- */
-function taps(inSize, outSize) {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = filterScale;
-  const k = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weight = new Float32Array(outSize * k);
-  for (let o = 0; o < outSize; o++) {
-    const centre = (o + 0.5) * scale;
-    const lo = Math.max(Math.trunc(centre - support + 0.5), 0);
-    const hi = Math.min(Math.trunc(centre + support + 0.5), inSize);
-    let sum = 0;
-    for (let i = lo; i < hi; i++) {
-      const t = Math.abs((i - centre + 0.5) / filterScale);
-      const v = t < 1 ? 1 - t : 0;
-      weight[o * k + i - lo] = v;
-      sum += v;
-    }
-    for (let i = 0; i < hi - lo; i++) weight[o * k + i] /= sum || 1;
-    start[o] = lo;
-    count[o] = hi - lo;
-  }
-  return { start, count, weight, k };
-}
-
-/**
- * RGBA [h][w] -> RGB [outH][outW], the whole image (no crop, aspect not kept): alpha flattened onto
- * black, then a separable antialiased bilinear resize, horizontal pass first with 8-bit rounding in
- * between, as PIL does.
- */
-function resizeRgb(rgba, w, h, outW, outH) {
-  const tx = taps(w, outW);
-  const ty = taps(h, outH);
-  const mid = new Uint8ClampedArray(outW * h * 3);
-  for (let y = 0; y < h; y++) {
-    const row = y * w * 4;
-    for (let o = 0; o < outW; o++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      const base = o * tx.k;
-      for (let i = 0; i < tx.count[o]; i++) {
-        const p = row + (tx.start[o] + i) * 4;
-        const wgt = (tx.weight[base + i] * rgba[p + 3]) / 255;
-        r += wgt * rgba[p];
-        g += wgt * rgba[p + 1];
-        b += wgt * rgba[p + 2];
-      }
-      const q = (y * outW + o) * 3;
-      mid[q] = Math.round(r);
-      mid[q + 1] = Math.round(g);
-      mid[q + 2] = Math.round(b);
-    }
-  }
-  const out = new Uint8ClampedArray(outW * outH * 3);
-  for (let o = 0; o < outH; o++) {
-    const base = o * ty.k;
-    for (let x = 0; x < outW; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let i = 0; i < ty.count[o]; i++) {
-        const p = ((ty.start[o] + i) * outW + x) * 3;
-        const wgt = ty.weight[base + i];
-        r += wgt * mid[p];
-        g += wgt * mid[p + 1];
-        b += wgt * mid[p + 2];
-      }
-      const q = (o * outW + x) * 3;
-      out[q] = Math.round(r);
-      out[q + 1] = Math.round(g);
-      out[q + 2] = Math.round(b);
-    }
-  }
-  return out;
-}
-
-/** HWC RGB bytes -> planar CHW float32, (pixel/255 - mean)/std per channel, at `offset` of `into`. */
-function normalise(rgb, plane, mean, std, into, offset) {
-  for (let c = 0; c < 3; c++)
-    for (let i = 0; i < plane; i++) into[offset + c * plane + i] = (rgb[i * 3 + c] / 255 - mean[c]) / std[c];
-}
-
-async function decodePixels(file, maxPixels) {
-  const bitmap = await createImageBitmap(file, {
-    imageOrientation: 'from-image',
-    premultiplyAlpha: 'none',
-  }).catch(() => {
-    throw new Error('not an image, or a format this browser cannot read');
-  });
-  const { width, height } = bitmap;
-  if (width * height > maxPixels) {
-    bitmap.close();
-    throw new Error(`the image is ${width}x${height}, over the limit of ${maxPixels / 1e6} megapixels`);
-  }
-  const canvas = new OffscreenCanvas(width, height);
-  const ctx = /** @type {OffscreenCanvasRenderingContext2D} */ (
-    canvas.getContext('2d', { willReadFrequently: true })
-  );
-  ctx.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  return { rgba: ctx.getImageData(0, 0, width, height).data, width, height };
-}
-
 async function runInBrowser(file, card) {
   const m = await metaReady;
   const { ort, session, threads } = await loadBrowserModel();
   const t0 = performance.now();
-  const { rgba, width, height } = await decodePixels(file, m.limits.maxPixels);
+  const { rgba, width, height } = await decodeRgba(file, file.name, m.limits.maxPixels);
   const t1 = performance.now();
   const [h, w] = m.preprocess.size;
   const plane = h * w;
   const rgb = resizeRgb(rgba, width, height, w, h);
-  const image = new Float32Array(3 * plane);
-  normalise(rgb, plane, m.preprocess.mean, m.preprocess.std, image, 0);
-  const data = withViews(image, w, m.tta);
+  const data = withViews(toCHW(rgb, m.preprocess.size, m.preprocess), w, m.tta);
   const t2 = performance.now();
   const out = await session.run({
     input: new ort.Tensor('float32', data, [data.length / (3 * plane), 3, h, w]),

@@ -4,10 +4,12 @@ import { cvCommand } from './commands/cv.js';
 import { demoCommand } from './commands/demo.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { explainCommand } from './commands/explain.js';
+import { exportCommand } from './commands/export.js';
 import { predictCommand } from './commands/predict.js';
 import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
+import { webCommand } from './commands/web.js';
 
 const program = new Command('smoker-lora')
   .description('Detect smoking in photos: LoRA fine-tuning of CNNs on ONNX Runtime, in TypeScript')
@@ -16,10 +18,12 @@ const program = new Command('smoker-lora')
   .addCommand(evaluateCommand())
   .addCommand(predictCommand())
   .addCommand(explainCommand())
+  .addCommand(exportCommand())
   .addCommand(serveCommand())
   .addCommand(sweepCommand())
   .addCommand(cvCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(webCommand());
 
 // A reader that has read enough (`smoker-lora predict photos | head`) closes the pipe: stop quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

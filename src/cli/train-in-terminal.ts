@@ -12,6 +12,7 @@ export async function trainInTerminal(
   config: TrainConfig,
   resume: boolean,
   resumeHint: string,
+  recipeNote?: string,
 ): Promise<{ result: TrainJobResult; progress: Progress } | null> {
   const progress = createProgress(config.epochs);
   const interrupt = onInterrupt(progress.log);
@@ -24,7 +25,7 @@ export async function trainInTerminal(
         onEpochEnd: () => progress.endEpoch(),
         shouldStop: interrupt.requested,
       },
-      { resume },
+      { resume, recipeNote },
     );
     progress.endEpoch();
     if (result.outcome === 'interrupted') {

@@ -1,4 +1,5 @@
-import { decodeResized, MAX_INPUT_PIXELS } from './image.js';
+import { decodeResized } from './image.js';
+import { MAX_INPUT_PIXELS } from './image-error.js';
 import { ImageStore } from './image-store.js';
 import type { Sample } from './sample.js';
 

@@ -5,7 +5,7 @@ import { classesOfFolders, SMOKING_CLASSES, smokingLabelOfFolder } from './label
 import { type LabelledFolder, readLabelledFolder, unwrapDoubled } from './labelled-folder.js';
 import type { Sample } from './sample.js';
 import { findSplitFolders, type SplitFolder, type SplitName } from './split-folders.js';
-import { checkSplitFractions, stratifiedSplit } from './stratified-split.js';
+import { DEFAULT_SPLIT_FRACTIONS, requireEveryClass, splitShares, splitUnsplit } from './stratified-split.js';
 
 export interface Dataset {
   classes: string[];
@@ -20,8 +20,6 @@ export interface DiscoverOptions {
   /** train/val/test shares for an unsplit folder. */
   splitFractions?: [number, number, number];
 }
-
-export const DEFAULT_SPLIT_FRACTIONS: [number, number, number] = [0.64, 0.16, 0.2];
 
 /**
  * Finds a labelled image data set under `root`:
@@ -103,24 +101,15 @@ function fromSplitFolders(root: string, found: SplitFolder[]): Dataset {
 }
 
 function fromOneFolder(dir: string, fractions: [number, number, number], seed: number): Dataset {
-  checkSplitFractions(fractions);
   const folder = readLabelledFolder(dir);
   if (folder.files.length === 0) throw noImages(dir);
   const { classes, labelOf } = classesOf([folder]);
   const samples = folder.files.map((f) => ({ path: f.path, label: labelOf(f.className) }));
-  const [train, val, test] = stratifiedSplit(samples, classes.length, fractions, seed);
-  const shares = fractions.map((f) => Math.round(f * 100)).join('/');
-  [train, val, test].forEach((split, i) => {
-    if (fractions[i] === 0) return;
-    requireEveryClass(split, classes, (c) => {
-      const n = samples.filter((s) => s.label === classes.indexOf(c)).length;
-      return `${dir}: class '${c}' has ${n} image(s), too few to split ${shares}; add images or use split folders`;
-    });
-  });
+  const [train, val, test] = splitUnsplit(samples, classes, fractions, seed, dir);
   return {
     classes,
     splits: { train, val, test },
-    layout: `one folder of ${folder.kind === 'named' ? 'named files' : 'class folders'} in ${dir}, split ${shares} stratified (seed ${seed})`,
+    layout: `one folder of ${folder.kind === 'named' ? 'named files' : 'class folders'} in ${dir}, split ${splitShares(fractions)} stratified (seed ${seed})`,
   };
 }
 
@@ -146,12 +135,6 @@ function matchClasses(dir: string, classes: string[]) {
     return label;
   };
   return { classes, labelOf };
-}
-
-function requireEveryClass(samples: Sample[], classes: string[], message: (className: string) => string) {
-  const seen = new Set(samples.map((s) => s.label));
-  const absent = classes.find((_, c) => !seen.has(c));
-  if (absent !== undefined) throw new Error(message(absent));
 }
 
 function requireFolder(path: string): string {

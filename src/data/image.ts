@@ -1,12 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
-import type { Preprocess } from '../models/backbone.js';
 import { DecodeGate } from './decode-gate.js';
-import { ImageError } from './image-error.js';
+import { emptyImage, ImageError, MAX_INPUT_PIXELS, notAnImage, tooLarge } from './image-error.js';
 import { type ImageHeader, isBmp, probeImage } from './probe-image.js';
-
-/** Decompression-bomb guard: larger images are refused before their pixels are decoded (50 MP ≈ 150 MB RGB). */
-export const MAX_INPUT_PIXELS = 50_000_000;
 
 /** An 8-bit sRGB image, HWC with 3 channels. */
 export interface DecodedImage {
@@ -25,11 +21,7 @@ export function imageHeader(bytes: Buffer, where: string): Promise<ImageHeader |
 
 /** Refuses an image whose header claims more than `maxPixels` pixels. */
 export function checkPixels(header: ImageHeader, maxPixels: number, where: string): void {
-  if (header.width * header.height > maxPixels)
-    throw new ImageError(
-      'too_large',
-      `${where}: image too large (${header.width}x${header.height}, over ${maxPixels / 1e6} megapixels)`,
-    );
+  if (header.width * header.height > maxPixels) throw tooLarge(where, header.width, header.height, maxPixels);
 }
 
 /**
@@ -63,7 +55,7 @@ export async function decodeResized(
       `${where}: cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  if (bytes.length === 0) throw new ImageError('empty', `${where}: empty file, not an image`);
+  if (bytes.length === 0) throw emptyImage(where);
   return gate.run(async () => {
     // The header read uses libvips too, so it runs inside the gate with the decode.
     const header = await probeImage(bytes, where);
@@ -114,8 +106,7 @@ function oneReason(message: string): string {
 
 function describe(where: string, message: string, maxPixels: number): ImageError {
   const m = oneReason(message);
-  if (/unsupported image format/i.test(m))
-    return new ImageError('not_image', `${where}: not an image, or a format that cannot be read`);
+  if (/unsupported image format/i.test(m)) return notAnImage(where);
   if (/pixel limit/i.test(m))
     return new ImageError('too_large', `${where}: image too large (over ${maxPixels / 1e6} megapixels)`);
   if (/premature end|truncat|corrupt|unexpected end|read error/i.test(m))
@@ -169,28 +160,4 @@ function bmpToSharp(b: Buffer, maxPixels: number): Sharp {
     }
   }
   return sharp(rgb, { raw: { width, height, channels: 3 } });
-}
-
-/**
- * ToTensor then Normalize in float32, as torchvision (and the training graph, see augment-graph)
- * computes them: entry 256c + v is ((v/255) − mean_c)/std_c.
- */
-function normalisationTable(p: Preprocess): Float32Array {
-  const f = Math.fround;
-  return Float32Array.from({ length: 768 }, (_, i) =>
-    f(f(f((i % 256) / 255) - f(p.mean[i >> 8])) / f(p.std[i >> 8])),
-  );
-}
-
-/** Normalises an HWC RGB image to planar CHW float32: (pixel/255 − mean)/std per channel, in float32. */
-export function toCHW(rgb: Uint8Array, size: [number, number], p: Preprocess): Float32Array {
-  const plane = size[0] * size[1];
-  if (rgb.length !== plane * 3) {
-    throw new Error(`toCHW: ${rgb.length} bytes is not a ${size[0]}x${size[1]} RGB image`);
-  }
-  const table = normalisationTable(p);
-  const out = new Float32Array(3 * plane);
-  for (let c = 0; c < 3; c++)
-    for (let i = 0; i < plane; i++) out[c * plane + i] = table[256 * c + rgb[i * 3 + c]];
-  return out;
 }

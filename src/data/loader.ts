@@ -1,12 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
-import { Session } from '../runtime/session.js';
-import { type AugmentConfig, checkAugmentConfig, drawAugment } from './augment.js';
-import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from './augment-graph.js';
+import { type AugmentConfig, checkAugmentConfig } from './augment.js';
 import { type BadImagePolicy, type CheckedImages, checkImages, type SkippedImage } from './check-images.js';
-import { augmentRng, shuffleRng } from './derived-rng.js';
-import type { ImageStore } from './image-store.js';
+import { EpochImages, epochOrder } from './epoch-images.js';
 import type { Sample } from './sample.js';
 
 /** One batch: normalised images [N,3,H,W], their labels and files, in the same order. */
@@ -44,10 +41,10 @@ export interface LoaderOptions {
 /**
  * Feeds a trainer batches. Every image is decoded and resized once, up front (sharp decodes on its own
  * threads), into a cache; each batch's pixels and augmentation draws then go through one ONNX graph
- * (augment-graph: torchvision's transforms and normalisation over the whole batch), on ONNX Runtime's
- * threads. Sample i's draws in epoch e come from a generator derived from
- * (seed, e, i), so batches do not depend on scheduling, and an epoch can be replayed (e.g. on resume)
- * by asking for it again.
+ * (EpochImages, augment-graph: torchvision's transforms and normalisation over the whole batch), on ONNX
+ * Runtime's threads. Sample i's draws in epoch e come from a generator derived from (seed, e, i), so
+ * batches do not depend on scheduling, and an epoch can be replayed (e.g. on resume) by asking for it
+ * again.
  */
 export class BatchLoader {
   private waited = 0;
@@ -60,8 +57,7 @@ export class BatchLoader {
     /** Time spent decoding up front, ms (0 when given `checked`). */
     readonly decodeMs: number,
     private readonly opts: LoaderOptions & { batchSize: number; prefetch: number; seed: number },
-    private readonly images: ImageStore,
-    private readonly session: Session,
+    private readonly images: EpochImages,
   ) {}
 
   static async open(opts: LoaderOptions): Promise<BatchLoader> {
@@ -76,11 +72,8 @@ export class BatchLoader {
       }));
     const decodeMs = opts.checked ? 0 : performance.now() - t0;
     if (checked.samples.length === 0) throw new Error('loader: every image was bad; nothing to load');
-    const { size } = opts.preprocess;
-    const session = await Session.create(buildAugmentGraph(size, opts.preprocess, opts.augment), {
-      threads: opts.threads,
-    });
-    return new BatchLoader(checked.samples, checked.skipped, decodeMs, settings, checked.images, session);
+    const images = await EpochImages.open(checked.images, settings);
+    return new BatchLoader(checked.samples, checked.skipped, decodeMs, settings, images);
   }
 
   get batchesPerEpoch(): number {
@@ -94,8 +87,7 @@ export class BatchLoader {
 
   /** The sample indices of epoch `epoch`, in serving order. */
   order(epoch: number): number[] {
-    const order = this.samples.map((_, i) => i);
-    return this.opts.shuffle ? shuffleRng(this.opts.seed, epoch).shuffle(order) : order;
+    return epochOrder(this.samples.length, Boolean(this.opts.shuffle), this.opts.seed, epoch);
   }
 
   /**
@@ -132,17 +124,13 @@ export class BatchLoader {
   /** Releases the batch graph's session. */
   close(): Promise<void> {
     this.closed = true;
-    return this.session.release();
+    return this.images.release();
   }
 
   private async batch(epoch: number, indices: number[]): Promise<Batch> {
     if (this.closed) throw new Error('loader: closed');
-    const { augment, seed, preprocess } = this.opts;
-    const draws = augment && indices.map((i) => drawAugment(augment, augmentRng(seed, epoch, i)));
-    const images = indices.map((i) => this.images.image(i).rgb);
-    const out = await this.session.run(augmentFeeds(images, preprocess.size, augment, draws));
     return {
-      input: out[AUGMENT_IO.output] as Tensor<'float32'>,
+      input: await this.images.batch(epoch, indices),
       labels: Int32Array.from(indices, (i) => this.samples[i].label),
       paths: indices.map((i) => this.samples[i].path),
     };

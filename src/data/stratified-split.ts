@@ -1,6 +1,9 @@
 import { Rng } from '../random/rng.js';
 import type { Sample } from './sample.js';
 
+/** train/val/test shares of an unsplit folder. */
+export const DEFAULT_SPLIT_FRACTIONS: [number, number, number] = [0.64, 0.16, 0.2];
+
 /**
  * Splits samples into train/val/test by `fractions`, separately within each class so every split keeps
  * the class balance. Deterministic for a seed: each class's samples are sorted by path, then shuffled
@@ -40,4 +43,42 @@ export function checkSplitFractions(fractions: readonly number[]): void {
       `split fractions [${fractions.join(', ')}] must be three non-negative numbers (train > 0) that sum to 1`,
     );
   }
+}
+
+/** Shares as the messages quote them: '64/16/20'. */
+export const splitShares = (fractions: readonly number[]): string =>
+  fractions.map((f) => Math.round(f * 100)).join('/');
+
+/**
+ * An unsplit set of labelled images split as the CLI splits one folder: stratified and seeded, and
+ * refused unless every split with a share holds every class. `where` names the images in errors.
+ */
+export function splitUnsplit(
+  samples: Sample[],
+  classes: string[],
+  fractions: [number, number, number],
+  seed: number,
+  where: string,
+): [Sample[], Sample[], Sample[]] {
+  checkSplitFractions(fractions);
+  const splits = stratifiedSplit(samples, classes.length, fractions, seed);
+  splits.forEach((split, i) => {
+    if (fractions[i] === 0) return;
+    requireEveryClass(split, classes, (c) => {
+      const n = samples.filter((s) => s.label === classes.indexOf(c)).length;
+      return `${where}: class '${c}' has ${n} image(s), too few to split ${splitShares(fractions)}; add images or use split folders`;
+    });
+  });
+  return splits;
+}
+
+/** Throws `message(class)` for the first class of `classes` that no sample has. */
+export function requireEveryClass(
+  samples: Sample[],
+  classes: string[],
+  message: (className: string) => string,
+): void {
+  const seen = new Set(samples.map((s) => s.label));
+  const absent = classes.find((_, c) => !seen.has(c));
+  if (absent !== undefined) throw new Error(message(absent));
 }

@@ -6,7 +6,8 @@ import {
   viewCount,
   withViews,
 } from '../classify/classify.js';
-import { decodeResized, toCHW } from '../data/image.js';
+import { decodeResized } from '../data/image.js';
+import { toCHW } from '../data/to-chw.js';
 import { packBatch } from '../data/pack-batch.js';
 import { upsampleBilinear } from '../data/resample.js';
 import { fromOnnxBytes } from '../graph/onnx-import.js';

@@ -1,5 +1,6 @@
 import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
-import { decodeResized, toCHW } from '../data/image.js';
+import { decodeResized } from '../data/image.js';
+import { toCHW } from '../data/to-chw.js';
 import { packBatch } from '../data/pack-batch.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';

@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { positiveProbabilities, probabilities } from '../classify/classify.js';
 import { discoverDataset } from '../data/dataset.js';
 import { stratifiedFolds } from '../data/folds.js';
 import type { Sample } from '../data/sample.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
-import { scoreSamples } from '../eval/score-samples.js';
+import { scoreSamples, type ScoredSamples } from '../eval/score-samples.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights } from '../lora/adapter-files.js';
 import { defaultTargets } from '../lora/default-targets.js';
@@ -16,7 +16,8 @@ import { resolveBackbone } from '../models/resolve-backbone.js';
 import { RUN_FILES } from '../run/files.js';
 import { checkRunFolder } from '../run/run-folder.js';
 import { SavedModel } from '../run/saved-model.js';
-import { configHash, type TrainConfig } from '../run/train-config.js';
+import { configHash } from '../run/config-hash.js';
+import type { TrainConfig } from '../run/train-config.js';
 import type { EpochRecord } from '../train/history.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { runTrainJob, type JobHooks } from './train-job.js';
@@ -84,8 +85,16 @@ const stat = (xs: number[]): Stat => {
   return { mean, sd };
 };
 
-/** The folder a recipe's cross-validation lives in under `root`: named by the recipe and the fold plan. */
-function cvFolder(root: string, c: TrainConfig, o: CvOptions): string {
+/** The recipe each fold trains with: the given one keeping its last epoch, on its fold's images only. */
+export function cvRecipe(base: TrainConfig): TrainConfig {
+  return { ...base, keep: 'last', allLabelled: false };
+}
+
+/**
+ * The folder a recipe's cross-validation lives in under `root`: named by the fold recipe (cvRecipe)
+ * and the fold plan.
+ */
+export function cvFolder(root: string, c: TrainConfig, o: CvOptions): string {
   return join(root, `${configHash(c)}-k${o.folds}-s${o.foldSeed ?? c.seed}-${o.pool}`);
 }
 
@@ -99,7 +108,7 @@ function cvFolder(root: string, c: TrainConfig, o: CvOptions): string {
 export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): Promise<CvSummary> {
   const started = performance.now();
   const foldSeed = o.foldSeed ?? base.seed;
-  const c: TrainConfig = { ...base, keep: 'last', allLabelled: false };
+  const c = cvRecipe(base);
   const root = cvFolder(base.out, c, o);
   const ds = discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions });
   const pooled = o.pool === 'all' ? [...ds.splits.train, ...ds.splits.val] : ds.splits.train;
@@ -111,21 +120,23 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
     const train = folds.flatMap((f, j) => (j === k ? [] : f));
     const state = checkRunFolder(out, c.data);
     hooks.log(`\nfold ${k + 1}/${o.folds}: ${train.length} to train, ${val.length} to validate -> ${out}`);
-    if (state !== 'finished') {
-      const r = await runTrainJob(
-        { ...c, out },
-        { ...hooks, log: () => {} },
-        {
-          resume: state === 'unfinished',
-          splits: { train, val, layout: `fold ${k + 1} of ${o.folds} (seed ${foldSeed}) of ${ds.layout}` },
-        },
-      );
-      if (r.outcome === 'interrupted')
-        throw new Error(`interrupted; run the same command again to go on from fold ${k + 1}`);
+    let result = readFoldScores(out, val, c.data);
+    if (!result || (o.pool === 'train' && state !== 'finished')) {
+      if (state !== 'finished') {
+        const r = await runTrainJob(
+          { ...c, out },
+          { ...hooks, log: () => {} },
+          {
+            resume: state === 'unfinished',
+            splits: { train, val, layout: `fold ${k + 1} of ${o.folds} (seed ${foldSeed}) of ${ds.layout}` },
+          },
+        );
+        if (r.outcome === 'interrupted')
+          throw new Error(`interrupted; run the same command again to go on from fold ${k + 1}`);
+      }
+      result = await scoreFinishedFold(out, val, c);
     }
-    const history = JSON.parse(readFileSync(join(out, RUN_FILES.history), 'utf8')) as EpochRecord[];
-    const scored = await scoreFold(out, val, c, c.tta);
-    const flipped = await scoreFold(out, val, c, true);
+    const { history, scored, flipped } = result;
     oof.labels.push(...scored.labels);
     oof.probs.push(...scored.probs);
     const m = computeMetrics(scored.labels, scored.probs, { classes: ds.classes, threshold: c.threshold });
@@ -190,6 +201,44 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
     new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n'),
   );
   return summary;
+}
+
+/**
+ * What a fold contributes to the summary, kept beside its run (RUN_FILES.foldScores): small enough to
+ * commit, so that a comparison goes on in a later checkout without the fold's model.
+ */
+interface FoldScores {
+  images: string[];
+  history: EpochRecord[];
+  scored: { labels: number[]; probs: number[] };
+  flipped: { labels: number[]; probs: number[] };
+}
+
+/** A fold's saved scores, if they are there and for these images. */
+function readFoldScores(dir: string, val: Sample[], data: string): FoldScores | null {
+  const file = join(dir, RUN_FILES.foldScores);
+  if (!existsSync(file)) return null;
+  const s = JSON.parse(readFileSync(file, 'utf8')) as FoldScores;
+  const same = s.images.length === val.length && val.every((v, i) => relative(data, v.path) === s.images[i]);
+  if (!same)
+    throw new Error(`${file}: scores of other images than this fold's; delete the file to score it again`);
+  return s;
+}
+
+const plain = (s: ScoredSamples) => ({ labels: Array.from(s.labels), probs: Array.from(s.probs) });
+
+/** Scores a finished fold's model on its images, with and without flip, and saves the scores. */
+async function scoreFinishedFold(dir: string, val: Sample[], c: TrainConfig): Promise<FoldScores> {
+  const scored = plain(await scoreFold(dir, val, c, c.tta));
+  const s: FoldScores = {
+    images: val.map((v) => relative(c.data, v.path)),
+    history: JSON.parse(readFileSync(join(dir, RUN_FILES.history), 'utf8')) as EpochRecord[],
+    scored,
+    // A run that scores with test-time flip already gave the flipped scores.
+    flipped: c.tta ? scored : plain(await scoreFold(dir, val, c, true)),
+  };
+  await writeFileAtomic(join(dir, RUN_FILES.foldScores), new TextEncoder().encode(JSON.stringify(s) + '\n'));
+  return s;
 }
 
 /** A finished fold's held-out P(positive), from its saved model as evaluate would score them. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { discoverDataset } from '../data/dataset.js';
 import type { Metrics } from '../eval/metrics.js';
 import { RUN_FILES } from '../run/files.js';
 import { SEED_RECIPE, type TrainConfig } from '../run/train-config.js';
@@ -18,15 +19,30 @@ export const DEMO_DEFAULTS = {
 };
 
 /**
- * The main job's default on MobileNetV2, the one pretrained CNN at hand: the seed recipe with the changes
- * that helped on Validation (3 seeds each): lr 3e-4 (94.6% -> 96.5%) and rank 16, alpha 32 (96.7%, and
- * validation loss 0.117 -> 0.092). Cosine decay, broader targets, label smoothing and test-time flip
- * did not help.
+ * The main job's recipe on MobileNetV2, the one pretrained CNN at hand, measured by 5-fold cross-validation
+ * of the labelled photos (README, "Accuracy"; results/cv/). The demo is the final fit: every
+ * labelled photo, for the epoch count CV chose, keeping the last epoch (there is no validation set left
+ * to pick one on).
  */
-export const DEMO_RECIPE = { ...SEED_RECIPE, lr: 3e-4, rank: 16, alpha: 32 } satisfies Omit<
-  TrainConfig,
-  'data' | 'out' | 'threads' | 'backbone'
->;
+export const DEMO_RECIPE = {
+  ...SEED_RECIPE,
+  lr: 3e-4,
+  rank: 16,
+  alpha: 32,
+  allLabelled: true,
+  keep: 'last',
+} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'backbone'>;
+
+/** How the recipe was chosen, for the demo's report. */
+export const DEMO_RECIPE_NOTE = [
+  'The recipe (lr 3e-4, rank 16, alpha 32) was chosen on the Validation split (96.67% best-epoch accuracy',
+  'over 3 seeds) and then measured by 5-fold cross-validation (stratified, fold seed 42) of the 896',
+  'labelled photos, Training and Validation pooled: each fold trained on the other four for 15 epochs,',
+  'kept its last epoch and scored 91.07 ± 1.61% accuracy (ROC-AUC 0.967) on its own photos; results/cv',
+  'and the README have the per-fold figures and the baselines on the same folds. This model is the final',
+  'fit of that recipe on all 896 photos, so no photo it has seen measures it: its accuracy on unseen',
+  'photos is what the CV figure estimates, or what `evaluate` gives on a held-out set.',
+].join(' ');
 
 /**
  * The demo's training settings, after checking that its data and backbone are there (saying what to
@@ -57,17 +73,22 @@ export function demoConfig(o: { data: string; backbone: string; out: string; see
 /** Whether the demo's run folder holds an unfinished run to continue. */
 export const demoResumes = (c: TrainConfig): boolean => existsSync(join(c.out, RUN_FILES.checkpoint));
 
-/** Measures the demo's saved model.onnx on Validation again, into `<run>/evaluation-validation`. */
-export function evaluateDemo(
+/**
+ * Measures the demo's saved model.onnx on the data's held-out Testing split, into
+ * `<run>/evaluation-test`, when there is one (the final fit has seen every other labelled photo).
+ */
+export async function evaluateDemo(
   c: TrainConfig,
   log: (line: string) => void,
-): Promise<{ metrics: Metrics; out: string }> {
+): Promise<{ metrics: Metrics; out: string } | null> {
+  if (discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions }).splits.test.length === 0)
+    return null;
   return runEvaluateJob(
     {
       model: c.out,
       data: c.data,
-      split: 'val',
-      out: join(c.out, 'evaluation-validation'),
+      split: 'test',
+      out: join(c.out, 'evaluation-test'),
       batch: 32,
       threads: c.threads,
       onBadImage: 'fail',

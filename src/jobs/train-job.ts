@@ -18,15 +18,15 @@ import { resolveBackbone } from '../models/resolve-backbone.js';
 import { writeReport } from '../report/report-md.js';
 import { RUN_FILES } from '../run/files.js';
 import { checkRunFolder, createRunFolder } from '../run/run-folder.js';
-import { makeRunInfo, writeRunInfo } from '../run/run-info.js';
-import { configHash, type TrainConfig } from '../run/train-config.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { makeRunInfo } from '../run/run-info.js';
+import { writeRunInfo } from '../run/run-info-file.js';
+import { configHash } from '../run/config-hash.js';
+import { optimizerFor, trainerSettings } from '../run/trainer-settings.js';
+import type { TrainConfig } from '../run/train-config.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { ForwardStep } from '../train/forward-step.js';
 import { historyCsv, type EpochRecord } from '../train/history.js';
 import { estimateTrainingMemory } from '../train/memory-estimate.js';
-import { AdamW } from '../train/optim/adamw.js';
-import type { Optimizer } from '../train/optim/optimizer.js';
-import { SGD } from '../train/optim/sgd.js';
 import { predict, type Predictions } from '../train/predict.js';
 import { runTraining, type StepInfo, type TrainOutcome } from '../train/trainer.js';
 import { TrainStep } from '../train/train-step.js';
@@ -64,12 +64,6 @@ export interface TrainJobResult {
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 const score = (v: number | null) => (v === null ? '-' : v.toFixed(4));
-
-function optimizerFor(c: TrainConfig): Optimizer {
-  return c.optimizer === 'sgd'
-    ? new SGD({ momentum: c.momentum, weightDecay: c.weightDecay })
-    : new AdamW({ weightDecay: c.weightDecay });
-}
 
 /** The images to train and validate on: a given split, every labelled image, or the data's own split. */
 function splitsOf(c: TrainConfig, o: TrainJobOptions) {
@@ -176,31 +170,11 @@ export async function runTrainJob(
   try {
     const outcome = await runTraining(
       { model, step, forward, optimizer: optimizerFor(c), train, val },
-      {
-        epochs: c.epochs,
-        schedule: {
-          name: c.schedule,
-          lr: c.lr,
-          warmupEpochs: c.warmupEpochs,
-          stepSize: c.stepEpochs * train.batchesPerEpoch,
-          gamma: c.gamma,
-          minLr: c.minLr,
-        },
-        clipNorm: c.clipNorm,
-        patience: c.patience,
-        tta: c.tta,
-        checkpointPath,
-        configHash: configHash(c),
-        keep: val ? c.keep : 'last',
-        ema: c.ema,
-        swaEpochs: c.swaEpochs,
-        lpEpochs: c.lpEpochs,
-        mix: { mixup: c.mixup, cutmix: c.cutmix },
-        seed: c.seed,
-      },
+      trainerSettings(c, train.batchesPerEpoch, Boolean(val), configHash(c)),
       {
         onStep: hooks.onStep,
         shouldStop: hooks.shouldStop,
+        onCheckpoint: (cp) => saveCheckpoint(checkpointPath, cp),
         async onEpoch(r, keep) {
           hooks.onEpochEnd?.();
           hooks.log(

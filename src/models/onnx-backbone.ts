@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import { attr, type Graph, type Node } from '../graph/ir.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { fromOnnxBytes } from '../graph/onnx-import.js';
@@ -33,14 +31,13 @@ const PASS_THROUGH = new Set(['Identity', 'Flatten', 'Reshape', 'Squeeze', 'Soft
  * becomes 'features' [N,F] (4-D values are global-average-pooled and flattened), and everything not
  * needed for it is pruned. Preprocessing: `opts.preprocess`, else the mean/std of the file-name table
  * above (ImageNet's otherwise) at the model's fixed input size (224x224 if the size is symbolic).
+ * `path` is the file's name: the backbone's name, the normalisation key and the prefix of errors.
  */
-export async function loadOnnxBackbone(path: string, opts: OnnxBackboneOptions = {}): Promise<Backbone> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+export async function onnxBackbone(
+  bytes: Uint8Array,
+  path: string,
+  opts: OnnxBackboneOptions = {},
+): Promise<Backbone> {
   const g = fromOnnxBytes(bytes, path);
   const images = g.inputs.filter((v) => v.shape.length === 4 && v.shape[1] === 3 && v.dtype === 'float32');
   if (images.length !== 1) {
@@ -92,7 +89,7 @@ export async function loadOnnxBackbone(path: string, opts: OnnxBackboneOptions =
   const featureDim = shape[1];
   g.outputs = [{ name: 'features', dtype: 'float32', shape: ['N', featureDim] }];
 
-  const named = `${basename(dirname(path))}/${basename(path)}`;
+  const named = path.split(/[\\/]/).slice(-2).join('/');
   const known = KNOWN_NORMALISATION.find((k) => k.pattern.test(named));
   const preprocess = opts.preprocess ?? {
     size: [h, w],

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { IMAGENET_PREPROCESS, type Backbone } from './backbone.js';
-import { loadOnnxBackbone } from './onnx-backbone.js';
+import { loadOnnxBackbone } from './load-onnx-backbone.js';
 import { buildResNet, type ResNetDepth } from './resnet.js';
 import { resolveResNetWeights } from './torchvision-weights.js';
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { loadSafetensors } from '../weights/safetensors.js';
+import { loadSafetensors } from '../weights/safetensors-file.js';
 import { loadTorchCheckpoint } from '../weights/torch-checkpoint.js';
 import { downloadCached } from './download.js';
 import type { ResNetDepth } from './resnet.js';

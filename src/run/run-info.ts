@@ -1,11 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { LoraModel } from '../lora/lora-model.js';
 import type { Preprocess } from '../models/backbone.js';
-import { writeFileAtomic } from '../weights/atomic-write.js';
 import { describeIssue, valueAt } from './describe-issue.js';
-import { RUN_FILES } from './files.js';
 import { trainConfigSchema, type TrainConfig } from './train-config.js';
 
 /** config.json's format. Folders written before the field existed hold the same fields: version 1. */
@@ -52,36 +48,6 @@ export function makeRunInfo(
     preprocess: model.backbone.preprocess,
     layout: data.layout,
   };
-}
-
-export async function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
-  await writeFileAtomic(
-    join(dir, RUN_FILES.config),
-    new TextEncoder().encode(JSON.stringify(info, null, 2) + '\n'),
-  );
-}
-
-/**
- * A run folder's config.json, checked field by field: a missing field, a wrong type or a value out of
- * range is a one-line error naming the file and the field.
- */
-export async function readRunInfo(dir: string): Promise<RunInfo> {
-  const path = join(dir, RUN_FILES.config);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(
-      `--model ${dir}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); pass a run folder written by 'smoker-lora train'`,
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseRunInfo(raw, path);
 }
 
 /** Checks a parsed config.json (see readRunInfo); `where` names it in errors. */

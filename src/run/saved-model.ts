@@ -4,20 +4,27 @@ import { GradCam, type GradCamOptions } from '../eval/grad-cam.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { Session } from '../runtime/session.js';
-import { RUN_FILES } from './files.js';
-import { readRunInfo, type RunInfo } from './run-info.js';
+import { MODEL_FILE_OF, RUN_FILES, type Precision } from './files.js';
+import type { RunInfo } from './run-info.js';
+import { readRunInfo } from './run-info-file.js';
 
-/** A finished run folder's checked config.json and its merged model.onnx bytes; errors name the folder and the fix. */
+/**
+ * A finished run folder's checked config.json and its merged model's bytes (model.onnx, or the fp16 or
+ * int8 file that `smoker-lora export` wrote beside it); errors name the folder and the fix.
+ */
 export async function readRunFolder(
   dir: string,
+  precision: Precision = 'fp32',
 ): Promise<{ info: RunInfo; bytes: Uint8Array; modelPath: string }> {
   const info = await readRunInfo(dir);
-  const modelPath = join(dir, RUN_FILES.model);
+  const modelPath = join(dir, MODEL_FILE_OF[precision]);
   try {
     return { info, bytes: await readFile(modelPath), modelPath };
   } catch {
     throw new Error(
-      `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`,
+      precision === 'fp32'
+        ? `--model ${dir}: has no ${RUN_FILES.model}; the run did not finish (continue it with 'smoker-lora train --resume')`
+        : `--model ${dir}: has no ${MODEL_FILE_OF[precision]} for --precision ${precision}; make it with 'smoker-lora export --model ${dir} --format onnx-${precision} --out <folder>'`,
     );
   }
 }
@@ -41,8 +48,11 @@ export class SavedModel {
    * recorded input size, or does not give one logit per recorded class, is refused here and not on
    * the first real image.
    */
-  static async load(dir: string, opts: { threads?: number; memArena?: boolean } = {}): Promise<SavedModel> {
-    const { info, bytes, modelPath } = await readRunFolder(dir);
+  static async load(
+    dir: string,
+    opts: { threads?: number; memArena?: boolean; precision?: Precision } = {},
+  ): Promise<SavedModel> {
+    const { info, bytes, modelPath } = await readRunFolder(dir, opts.precision);
     let session: Session;
     try {
       session = await Session.create(bytes, { threads: opts.threads, memArena: opts.memArena });

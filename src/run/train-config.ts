@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SEED_AUGMENT, type AugmentConfig } from '../data/augment.js';
-import { DEFAULT_SPLIT_FRACTIONS } from '../data/dataset.js';
+import { DEFAULT_SPLIT_FRACTIONS } from '../data/stratified-split.js';
 import { SCHEDULE_NAMES } from '../train/lr-schedule.js';
 import { DEFAULT_THRESHOLD } from '../classify/classify.js';
 
@@ -115,13 +114,3 @@ export const SEED_RECIPE = {
   rslora: false,
   threshold: DEFAULT_THRESHOLD,
 } satisfies Omit<TrainConfig, 'data' | 'out' | 'threads'>;
-
-/**
- * Fingerprint of the recipe: resuming is refused under a different one. The output folder and threads
- * are left out: another thread count may change the last bits of ORT's sums, so an exact resume also
- * needs the same --threads.
- */
-export function configHash(c: TrainConfig): string {
-  const { out: _out, threads: _threads, ...rest } = c;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
-}

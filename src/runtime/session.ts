@@ -1,5 +1,3 @@
-import { readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Graph } from '../graph/ir.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
@@ -53,15 +51,10 @@ export class Session {
     return out;
   }
 
-  /** Ends profiling and returns the profile's path (ORT names it `<prefix>_<timestamp>.json`). */
-  endProfiling(): string {
+  /** Ends profiling; ORT writes the profile as `<profilePrefix>_<timestamp>.json` (see latestProfile). */
+  endProfiling(): void {
     if (!this.profilePrefix) throw new Error('session: profiling was not enabled (set profilePrefix)');
     this.inner.endProfiling();
-    const dir = dirname(this.profilePrefix);
-    const mine = readdirSync(dir)
-      .filter((f) => f.startsWith(basename(this.profilePrefix!)) && f.endsWith('.json'))
-      .map((f) => join(dir, f));
-    return mine.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   }
 
   async release(): Promise<void> {

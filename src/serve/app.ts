@@ -50,6 +50,11 @@ export function ortWebRoot(): string {
 
 const CLASSIFY_JS = fileURLToPath(new URL('../classify/classify.js', import.meta.url));
 
+/** The browser bundle of the engine and the Train view's worker, written by `npm run build` (scripts/bundle-web.ts). */
+export function bundleRoot(): string {
+  return fileURLToPath(new URL('../../web/lib/', import.meta.url));
+}
+
 /** Everything a page of this origin may load: only itself (no CDNs, no external requests). */
 const CSP = [
   "default-src 'self'",
@@ -215,6 +220,16 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     index: false,
     allowedPath: (path) => ortFiles.has(path),
   });
+
+  await app.register(fastifyStatic, {
+    root: bundleRoot(),
+    prefix: '/lib/',
+    decorateReply: false,
+    index: false,
+    allowedPath: (path) => /^\/[a-z0-9-]+\.js(\.map)?$/i.test(path),
+  });
+
+  app.get('/train', (_req, reply) => reply.redirect('/train.html'));
 
   // The classifier convention the page imports, as compiled (it has no imports of its own).
   app.get('/lib/classify.js', (_req, reply) =>

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { checkPixels, type DecodedImage, decodeResized, imageHeader, toCHW } from '../data/image.js';
+import { checkPixels, type DecodedImage, decodeResized, imageHeader } from '../data/image.js';
+import { toCHW } from '../data/to-chw.js';
 import { ImageError, type ImageErrorKind } from '../data/image-error.js';
 import type { ImageHeader } from '../data/probe-image.js';
 import type { Preprocess } from '../models/backbone.js';

@@ -5,7 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { probabilities, withViews } from '../classify/classify.js';
 import { packBatch } from '../data/pack-batch.js';
 import type { Metrics } from '../eval/metrics.js';
-import { RUN_FILES } from '../run/files.js';
+import { MODEL_FILE_OF, RUN_FILES, type Precision } from '../run/files.js';
 import type { SavedModel } from '../run/saved-model.js';
 
 /** One image's answer: the model's logits for it, and its class probabilities by the convention. */
@@ -36,18 +36,31 @@ export interface ModelFile {
   path: string;
   bytes: number;
   sha256: string;
-  /** The run folder's name and a short hash of model.onnx, e.g. 'run15@3fa2c1d9e0b4'. */
+  /** The run folder's name and a short hash of the model file, e.g. 'run15@3fa2c1d9e0b4'. */
   id: string;
+  precision: Precision;
 }
 
-/** Hashes the run's model.onnx as a stream (it can be hundreds of MB). */
-export async function describeModelFile(runDir: string): Promise<ModelFile> {
-  const path = join(runDir, RUN_FILES.model);
+/** An ONNX backbone file on the server, and the name the API gives it (never its path). */
+export interface BackboneFile {
+  path: string;
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** A file's size and sha256, hashed as a stream (a model can be hundreds of MB). */
+export async function hashFile(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  const sha256 = hash.digest('hex');
-  const { size } = await stat(path);
-  return { path, bytes: size, sha256, id: `${basename(resolve(runDir))}@${sha256.slice(0, 12)}` };
+  return { bytes: (await stat(path)).size, sha256: hash.digest('hex') };
+}
+
+/** The run's model file of that precision, hashed. */
+export async function describeModelFile(runDir: string, precision: Precision = 'fp32'): Promise<ModelFile> {
+  const path = join(runDir, MODEL_FILE_OF[precision]);
+  const { bytes, sha256 } = await hashFile(path);
+  return { path, bytes, sha256, id: `${basename(resolve(runDir))}@${sha256.slice(0, 12)}`, precision };
 }
 
 /** The run's validation metrics without the ROC curve's points. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { MAX_INPUT_PIXELS } from '../data/image.js';
+import { MAX_INPUT_PIXELS } from '../data/image-error.js';
 import { describeIssue, valueAt } from '../run/describe-issue.js';
+import { PRECISIONS } from '../run/files.js';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -12,7 +13,15 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 export const serveOptionsSchema = z.object({
   /** A run folder written by 'smoker-lora train' (config.json + model.onnx). */
   model: z.string().min(1),
+  /** The ONNX backbone the page's Train view fine-tunes (GET /v1/backbone.onnx); default: the run's, if a file. */
+  backbone: z.string().min(1).optional(),
   host: z.string().min(1),
+  /**
+   * Which of the run's model files answers predictions and /v1/model.onnx (the page's in-browser mode):
+   * model.onnx, or the model_fp16.onnx / model_int8.onnx that `smoker-lora export` wrote. Grad-CAM always
+   * runs the float32 model, whose gradients it needs.
+   */
+  precision: z.enum(PRECISIONS),
   /** 0 picks a free port. */
   port: int(0, 65535),
   /** The model's name in the KServe v2 endpoints; default: the run folder's name. */
@@ -51,6 +60,7 @@ export type ServeOptions = z.infer<typeof serveOptionsSchema> & {
 export const SERVE_DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
+  precision: 'fp32',
   maxBatch: 32,
   batchWindowMs: 5,
   bodyLimit: 10 * 1024 * 1024,

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decide } from '../classify/classify.js';
+import { backboneLabel } from '../export/backbone-label.js';
 import { heatmapPng, overlayPng } from '../report/heatmap.js';
 import { withDeadline } from './deadline.js';
 import { ApiError } from './errors.js';
@@ -9,13 +10,6 @@ import { readUpload } from './image-input.js';
 import type { ServerContext } from './context.js';
 
 const ms = (v: number) => Math.round(v * 100) / 100;
-
-/** A backbone as the API names it: 'resnet34', or an ONNX file's folder and name, never its full path. */
-export function backboneName(backbone: string): string {
-  return /\.onnx$/i.test(backbone)
-    ? `${basename(dirname(backbone))}/${basename(backbone)}`
-    : basename(backbone);
-}
 
 const serverTiming = (t: Record<string, number>) =>
   Object.entries(t)
@@ -43,7 +37,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/model', async () => ({
     id: modelFile.id,
     run: basename(resolve(model.dir)),
-    backbone: backboneName(info.backbone),
+    backbone: backboneLabel(info.backbone),
     lora: { rank: info.rank, alpha: info.alpha, targets: info.targets },
     classes,
     positiveClass: positive,
@@ -57,7 +51,15 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     },
     input: { name: 'input', type: 'float32', shape: ['N', 3, ...model.preprocess.size] },
     output: { name: 'logits', type: 'float32', shape: ['N', classes.length] },
-    onnx: { url: '/v1/model.onnx', bytes: modelFile.bytes, sha256: modelFile.sha256 },
+    onnx: {
+      url: '/v1/model.onnx',
+      precision: modelFile.precision,
+      bytes: modelFile.bytes,
+      sha256: modelFile.sha256,
+    },
+    trainBackbone: ctx.backbone
+      ? { url: '/v1/backbone.onnx', name: ctx.backbone.name, bytes: ctx.backbone.bytes }
+      : { url: null, reason: ctx.backboneError },
     metrics: ctx.metrics,
     explain: ctx.explainQueue ? { available: true } : { available: false, reason: ctx.explainError },
     limits: {
@@ -78,6 +80,20 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
       .header('content-length', modelFile.bytes)
       .header('content-disposition', `attachment; filename="${basename(resolve(model.dir))}.onnx"`)
       .send(createReadStream(modelFile.path));
+  });
+
+  // The Train view's backbone: the file itself, named by its folder and file name only.
+  app.get('/v1/backbone.onnx', async (req, reply) => {
+    const b = ctx.backbone;
+    if (!b) throw new ApiError(404, 'no_backbone', ctx.backboneError!);
+    const etag = `"${b.sha256}"`;
+    reply.header('etag', etag).header('cache-control', 'no-cache').header('x-backbone-name', b.name);
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', b.bytes)
+      .header('content-disposition', `attachment; filename="${basename(b.path)}"`)
+      .send(createReadStream(b.path));
   });
 
   app.post('/v1/predict', async (req, reply) => {

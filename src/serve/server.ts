@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
 import type { Explanation, GradCam } from '../eval/grad-cam.js';
 import { packBatch } from '../data/pack-batch.js';
+import { MODEL_FILE_OF } from '../run/files.js';
+import { deployedModelName } from '../run/model-name.js';
 import { loadGradCam, SavedModel } from '../run/saved-model.js';
 import { buildApp, packageVersion } from './app.js';
+import { findTrainBackbone } from './backbone-file.js';
 import { BatchQueue, type BatchQueueStats } from './batch-queue.js';
 import type { ServerContext } from './context.js';
 import { classify, describeModelFile, type ImageOutputs, readRunMetrics } from './inference.js';
@@ -32,14 +35,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     requestTimeoutMs: 60_000,
     ...checked,
   };
-  const [model, modelFile, metrics] = await Promise.all([
-    // Batches vary in size from 1 to maxBatch: without ORT's arena the RSS stays flat (see Session).
-    SavedModel.load(opts.model, { threads: opts.threads, memArena: false }),
-    describeModelFile(opts.model).catch(() => {
-      throw new Error(`--model ${opts.model}: has no readable model.onnx`);
+  // Batches vary in size from 1 to maxBatch: without ORT's arena the RSS stays flat (see Session).
+  // The model first: its errors say what is missing and how to make it.
+  const model = await SavedModel.load(opts.model, {
+    threads: opts.threads,
+    memArena: false,
+    precision: opts.precision,
+  });
+  const [modelFile, metrics] = await Promise.all([
+    describeModelFile(opts.model, opts.precision).catch(async () => {
+      await model.release();
+      throw new Error(`--model ${opts.model}: has no readable ${MODEL_FILE_OF[opts.precision]}`);
     }),
     readRunMetrics(opts.model),
   ]);
+  const train = await findTrainBackbone(opts.backbone, model.info.backbone);
   const queueOpts = { maxBatch: opts.maxBatch, windowMs: opts.batchWindowMs, maxPending: opts.maxPending };
   const predictQueue = new BatchQueue<Float32Array, ImageOutputs>(
     (images) => classify(model, images),
@@ -67,11 +77,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     model,
     modelFile,
     metrics,
+    backbone: train.backbone,
+    backboneError: train.reason,
     predictQueue,
     explainQueue,
     explainError,
     decoder: new UploadDecoder(opts.maxPixels),
-    modelName: opts.modelName ?? v2Name(basename(resolve(opts.model))),
+    modelName: opts.modelName ?? deployedModelName(opts.model),
     version: packageVersion(),
     started: Date.now(),
     log,
@@ -101,9 +113,4 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await release();
     },
   };
-}
-
-/** A run folder's name as a v2 model name: letters, digits, _, . and -. */
-function v2Name(folder: string): string {
-  return folder.replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MODEL_VERSION } from '../export/triton.js';
 import type { ServerContext } from './context.js';
 import { withDeadline } from './deadline.js';
 import { ApiError } from './errors.js';
@@ -11,7 +12,7 @@ import { ApiError } from './errors.js';
  */
 
 /** The version the model is served as: the one a Triton repository exported from the run holds. */
-export const V2_MODEL_VERSION = '1';
+const V2_MODEL_VERSION = MODEL_VERSION;
 const OUTPUTS = ['logits', 'probabilities'] as const;
 
 interface TensorInput {

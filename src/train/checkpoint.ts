@@ -1,4 +1,4 @@
-import { loadSafetensors, saveSafetensors } from '../weights/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../weights/safetensors-file.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { StateDict } from './optim/optimizer.js';
 import type { EpochRecord } from './history.js';

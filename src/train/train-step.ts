@@ -93,8 +93,9 @@ export class TrainStep {
     return { loss: (out[this.lossName].data as Float32Array)[0], logits: out.logits.data as Float32Array };
   }
 
-  endProfiling(): string {
-    return this.session.endProfiling();
+  /** Ends profiling (see runtime/profile-file's latestProfile for the file). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async release(): Promise<void> {

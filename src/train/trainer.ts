@@ -3,7 +3,7 @@ import { mixRng } from '../data/derived-rng.js';
 import type { Batch } from '../data/loader.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from '../lora/head.js';
 import type { LoraModel } from '../lora/lora-model.js';
-import { saveCheckpoint, type Checkpoint, type TrainProgress } from './checkpoint.js';
+import type { Checkpoint, TrainProgress } from './checkpoint.js';
 import type { ForwardStep } from './forward-step.js';
 import type { EpochRecord } from './history.js';
 import { learningRate, type ScheduleConfig } from './lr-schedule.js';
@@ -31,7 +31,6 @@ export interface TrainerSettings {
   patience: number;
   /** Average predictions with the mirrored image on validation. */
   tta: boolean;
-  checkpointPath: string;
   configHash: string;
   /** Which epoch the run keeps: the best on validation, or the last. */
   keep: 'best' | 'last';
@@ -67,6 +66,8 @@ export interface TrainerHooks {
   onEpoch?(record: EpochRecord, keep: boolean, val?: Predictions): Promise<void> | void;
   /** Polled after every step: true stops the run with a resumable checkpoint (Ctrl-C). */
   shouldStop?(): boolean;
+  /** Saves the resumable state, after every epoch and on a stop (the CLI: saveCheckpoint to the run folder). */
+  onCheckpoint?(c: Checkpoint): Promise<void>;
 }
 
 export type TrainOutcome = { status: 'finished' | 'early-stopped' | 'interrupted'; progress: TrainProgress };
@@ -127,8 +128,8 @@ export async function runTraining(
     if (resume.average.size > 0)
       average = new WeightAverage(s.ema > 0 ? 'ema' : 'swa', s.ema, resume.average, p.averaged);
   }
-  const checkpoint = () =>
-    saveCheckpoint(s.checkpointPath, {
+  const checkpoint = async () =>
+    hooks.onCheckpoint?.({
       params: new Map([...model.params].map(([n, t]) => [n, t.data])),
       optimizer: optimizer.stateDict(),
       average: average?.values ?? new Map(),

@@ -3,10 +3,8 @@
  * little-endian header length, a JSON header mapping names to dtype/shape/data_offsets
  * (plus an optional string->string `__metadata__`), then the tensors' bytes back to back.
  */
-import { readFile } from 'node:fs/promises';
 import { printable } from '../graph/printable.js';
 import { BYTES_PER_ELEMENT, type DType, numel, type Tensor } from '../graph/tensor.js';
-import { writeFileAtomic } from './atomic-write.js';
 import { bytesOf, dataFromBytes } from './typed-bytes.js';
 
 export interface Safetensors {
@@ -63,10 +61,6 @@ export function readSafetensors(bytes: Uint8Array, where: string): Safetensors {
     });
   }
   return { tensors, metadata: parseMetadata(header[METADATA_KEY], fail) };
-}
-
-export async function loadSafetensors(path: string): Promise<Safetensors> {
-  return readSafetensors(await readFile(path), path);
 }
 
 function parseHeader(raw: Uint8Array, fail: Fail): Record<string, unknown> {
@@ -190,13 +184,4 @@ export function writeSafetensors(
     at += t.data.byteLength;
   }
   return out;
-}
-
-/** Writes a safetensors file atomically: a crash or full disk never leaves a partial file at `path`. */
-export async function saveSafetensors(
-  path: string,
-  tensors: Map<string, Tensor> | Record<string, Tensor>,
-  metadata?: Record<string, string>,
-): Promise<void> {
-  await writeFileAtomic(path, writeSafetensors(tensors, metadata));
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { TrainProgress } from '../../src/train/checkpoint.js';
-import { loadSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors } from '../../src/weights/safetensors-file.js';
 import { tempDir, writeTinyBackbone, writeTinyDataset } from '../helpers/tiny-dataset.js';
 
 /** The built CLI (tests run from dist/test/cli). */
@@ -82,7 +82,7 @@ export function tinyFixture(): Promise<Fixture> {
 
 /**
  * `train` arguments for the tiny set: ResNet-18 at 224x224, batch 8 (3 steps an epoch), fixed threads
- * (another thread count may change the last bits of ORT's sums) and one loader worker.
+ * (another thread count may change the last bits of ORT's sums).
  */
 export function trainArgs(f: Fixture, out: string, extra: string[] = []): string[] {
   return [

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { Tensor } from '../../src/graph/tensor.js';
-import { loadSafetensors, saveSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../../src/weights/safetensors-file.js';
 import {
   linesOf,
   oneLineError,

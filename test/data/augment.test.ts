@@ -11,7 +11,8 @@ import {
   SEED_AUGMENT,
 } from '../../src/data/augment.js';
 import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augment-graph.js';
-import { type DecodedImage, toCHW } from '../../src/data/image.js';
+import type { DecodedImage } from '../../src/data/image.js';
+import { toCHW } from '../../src/data/to-chw.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';

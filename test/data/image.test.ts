@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
-import { decodeResized, toCHW } from '../../src/data/image.js';
+import { decodeResized } from '../../src/data/image.js';
+import { toCHW } from '../../src/data/to-chw.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smoker-image-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import { SEED_AUGMENT } from '../../src/data/augment.js';
 import { checkImages } from '../../src/data/check-images.js';
 import { discoverDataset } from '../../src/data/dataset.js';
-import { decodeResized, toCHW } from '../../src/data/image.js';
+import { decodeResized } from '../../src/data/image.js';
+import { toCHW } from '../../src/data/to-chw.js';
 import { labelFromFileName } from '../../src/data/labels.js';
 import { type Batch, BatchLoader, type LoaderOptions } from '../../src/data/loader.js';
+import { MemoryBatches } from '../../src/data/memory-batches.js';
 import type { Sample } from '../../src/data/sample.js';
 import { IMAGENET_PREPROCESS, type Preprocess } from '../../src/models/backbone.js';
 import { sharedPath } from '../helpers/shared.js';
@@ -87,6 +89,29 @@ test('augmented batches are identical for any thread count and prefetch depth', 
   assert.notDeepEqual(
     a[0][0].input.data,
     a[1].flat().find((x) => x.paths[0] === a[0][0].paths[0])?.input.data,
+  );
+});
+
+test("MemoryBatches (the browser's worker) serves the loader's batches from the same decoded images", async () => {
+  const opts = { preprocess, batchSize: 4, augment: SEED_AUGMENT, shuffle: true, seed: 7 };
+  const want = await collect(opts, [0, 1]);
+  const checked = await checkImages(await samples, { onBadImage: 'fail', size: preprocess.size });
+  const memory = await MemoryBatches.open(
+    checked.images,
+    Int32Array.from(checked.samples, (s) => s.label),
+    checked.samples.map((s) => s.path),
+    opts,
+  );
+  try {
+    assert.equal(memory.batchesPerEpoch, 3);
+    assert.deepEqual([await drain(memory.epoch(0)), await drain(memory.epoch(1))], want);
+    assert.deepEqual(await drain(memory.epoch(1, 2)), want[1].slice(2));
+  } finally {
+    await memory.release();
+  }
+  await assert.rejects(
+    MemoryBatches.open(checked.images, new Int32Array(3), [], opts),
+    /^Error: MemoryBatches: 10 images, 3 labels, 0 names$/,
   );
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { randomResNetStateDict } from '../../src/models/resnet.js';
 import { Rng } from '../../src/random/rng.js';
-import { saveSafetensors } from '../../src/weights/safetensors.js';
+import { saveSafetensors } from '../../src/weights/safetensors-file.js';
 
 /** A temporary folder, removed when `cleanup` (e.g. node:test's `after`) runs its callback. */
 export function tempDir(prefix: string, cleanup: (fn: () => void) => void): string {

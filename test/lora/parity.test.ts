@@ -6,7 +6,7 @@ import { addLora, loadParams } from '../../src/lora/lora-model.js';
 import { buildResNet } from '../../src/models/resnet.js';
 import { Session } from '../../src/runtime/session.js';
 import { TrainStep } from '../../src/train/train-step.js';
-import { loadSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors } from '../../src/weights/safetensors-file.js';
 import { sharedPath } from '../helpers/shared.js';
 
 const weights = sharedPath('fixtures/torch/resnet18_random.safetensors');

@@ -8,7 +8,7 @@ import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { fromOnnxBytes } from '../../src/graph/onnx-import.js';
 import { f32, type Tensor } from '../../src/graph/tensor.js';
 import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
-import { loadOnnxBackbone } from '../../src/models/onnx-backbone.js';
+import { loadOnnxBackbone } from '../../src/models/load-onnx-backbone.js';
 import { Rng } from '../../src/random/rng.js';
 import { Session } from '../../src/runtime/session.js';
 import { sharedPath } from '../helpers/shared.js';

@@ -6,7 +6,7 @@ import { buildResNet, randomResNetStateDict, type ResNetDepth } from '../../src/
 import { countParameters } from '../../src/models/state-dict.js';
 import { Rng } from '../../src/random/rng.js';
 import { Session } from '../../src/runtime/session.js';
-import { loadSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors } from '../../src/weights/safetensors-file.js';
 import { sharedPath } from '../helpers/shared.js';
 
 const LORA_TARGETS = ['layer3.0.conv1', 'layer3.0.conv2', 'layer3.1.conv1', 'layer3.1.conv2'].flatMap((n) => [

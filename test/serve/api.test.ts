@@ -90,7 +90,7 @@ test('GET /healthz and /v1/model describe the run; /v1/model.onnx is the run fil
   assert.equal(m.metrics.split, 'validation');
   assert.equal(typeof m.metrics.accuracy, 'number');
   assert.equal(m.metrics.roc, undefined, 'the ROC points are left out');
-  assert.deepEqual(m.onnx, { url: '/v1/model.onnx', bytes: bytes.length, sha256: sha });
+  assert.deepEqual(m.onnx, { url: '/v1/model.onnx', precision: 'fp32', bytes: bytes.length, sha256: sha });
 
   const onnx = await fetch(url('/v1/model.onnx'));
   assert.equal(onnx.status, 200);

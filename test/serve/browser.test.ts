@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { exportRun } from '../../src/export/export-run.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { chromiumSkip as skip, launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder, testJpeg } from './fixtures.js';
 
@@ -12,11 +14,6 @@ import { makeRunFolder, testJpeg } from './fixtures.js';
 // browser objects they touch are typed loosely here (module scope: nothing leaks into other files).
 type Dom = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const document: Dom;
-
-const CHROMIUM = process.env.SMOKER_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or set SMOKER_CHROMIUM); skipped`;
 
 const dir = tempDir('smoker-browser-', after);
 let server: RunningServer;
@@ -36,24 +33,7 @@ before(async () => {
     threads: 1,
     log: () => {},
   });
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // A synthetic camera that needs no permission prompt, for the webcam path.
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-    ],
-    viewport: { width: 1100, height: 900 },
-  });
+  context = await launchChromium(join(dir, 'profile'));
   page = context.pages()[0] ?? (await context.newPage());
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -156,6 +136,7 @@ test(
     assert.equal(await page.evaluate(() => document.body.dataset.browserModel), 'ready', problems.join('\n'));
     const status = await page.textContent('#status');
     t.diagnostic(`browser model: ${status}`);
+    assert.match(status ?? '', /^The fp32 model \([\d.]+ MB\) runs in this browser/);
     await page.setInputFiles('#file-input', { name: 'photo.jpg', mimeType: 'image/jpeg', buffer: jpeg });
     const [browser1] = await cards(5);
     assert.equal(browser1.state, 'done', browser1.meta);
@@ -222,5 +203,63 @@ test(
     assert.deepEqual(foreign, []);
     assert.ok(requests.some((u) => u.endsWith('/ort/ort-wasm-simd-threaded.wasm')));
     assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  'with serve --precision fp16 the page runs model_fp16.onnx in the browser, and agrees with the server',
+  { skip },
+  async () => {
+    const run = await makeRunFolder(join(dir, 'fp16-run'));
+    await exportRun(run, 'onnx-fp16', {
+      out: join(dir, 'fp16-out'),
+      calibration: 1,
+      calibrationMethod: 'minmax',
+      maxBatch: 8,
+    });
+    const fp16 = await startServer({
+      ...SERVE_DEFAULTS,
+      model: run,
+      port: 0,
+      threads: 1,
+      precision: 'fp16',
+      log: () => {},
+    });
+    const p = await context.newPage();
+    const fetched: string[] = [];
+    p.on('response', (r) => fetched.push(`${new URL(r.url()).pathname} ${r.headers()['content-length']}`));
+    try {
+      await p.goto(fp16.url + '/');
+      await p.waitForFunction(() => !/Loading/.test(document.getElementById('model-summary')!.textContent!));
+      await p.focus('#browser-mode');
+      await p.keyboard.press('Space');
+      await p.waitForFunction(() => document.body.dataset.browserModel !== undefined, null, {
+        timeout: 120_000,
+      });
+      assert.match(
+        (await p.textContent('#status')) ?? '',
+        /^The fp16 model \([\d.]+ MB\) runs in this browser/,
+      );
+      const size = readFileSync(join(run, 'model_fp16.onnx')).length;
+      assert.ok(fetched.includes(`/v1/model.onnx ${size}`), fetched.join('\n'));
+      await p.setInputFiles('#file-input', {
+        name: 'photo.jpg',
+        mimeType: 'image/jpeg',
+        buffer: await testJpeg(),
+      });
+      await p.waitForSelector('.result[data-state="done"], .result[data-state="error"]');
+      assert.equal(await p.getAttribute('.result', 'data-mode'), 'browser');
+      const probability = Number(await p.getAttribute('.result', 'data-probability'));
+      const res = await fetch(`${fp16.url}/v1/predict`, {
+        method: 'POST',
+        body: await testJpeg(),
+        headers: { 'content-type': 'image/jpeg' },
+      });
+      const served = ((await res.json()) as { probability: number }).probability;
+      assert.ok(Math.abs(probability - served) < 0.01, `browser ${probability} vs server ${served}`);
+    } finally {
+      await p.close();
+      await fp16.close();
+    }
   },
 );

@@ -11,7 +11,8 @@ import { mergeLora } from '../../src/lora/merge.js';
 import { buildResNet, randomResNetStateDict } from '../../src/models/resnet.js';
 import { Rng } from '../../src/random/rng.js';
 import { RUN_FILES } from '../../src/run/files.js';
-import { makeRunInfo, writeRunInfo } from '../../src/run/run-info.js';
+import { makeRunInfo } from '../../src/run/run-info.js';
+import { writeRunInfo } from '../../src/run/run-info-file.js';
 import { SEED_RECIPE, type TrainConfig } from '../../src/run/train-config.js';
 
 export const CLASSES = ['notsmoking', 'smoking'];

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeResized, toCHW } from '../../src/data/image.js';
+import { decodeResized } from '../../src/data/image.js';
+import { toCHW } from '../../src/data/to-chw.js';
 import type { Preprocess } from '../../src/models/backbone.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';

@@ -19,7 +19,7 @@ import {
   TrainStep,
 } from '../../src/index.js';
 import { f32 } from '../../src/graph/tensor.js';
-import { loraConfigOf } from '../../src/lora/adapter-files.js';
+import { loraConfigOf } from '../../src/lora/adapter-format.js';
 import { Rng } from '../../src/random/rng.js';
 
 /** A task LoRA can learn: class 1 images have a bright top-left quadrant. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { floatToBfloat16, floatToHalf, i64, type Tensor, tensor, toFloat32 } from '../../src/graph/tensor.js';
-import { loadSafetensors, readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors } from '../../src/weights/safetensors-file.js';
 import { sharedPath } from '../helpers/shared.js';
 
 const everyDtype = new Map<string, Tensor>([

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { f32 } from '../../src/graph/tensor.js';
-import { loadSafetensors, saveSafetensors, writeSafetensors } from '../../src/weights/safetensors.js';
+import { writeSafetensors } from '../../src/weights/safetensors.js';
+import { loadSafetensors, saveSafetensors } from '../../src/weights/safetensors-file.js';
 
 const good = writeSafetensors({ w: f32([3], [1, 2, 3]) }, { state: 'good' });
 function fresh(t: TestContext): string {
@@ -33,10 +34,12 @@ test('a write that fails midway (file size limit, like a full disk) leaves the o
   writeFileSync(control, good);
   // Root ignores permissions but not RLIMIT_FSIZE: past 64 KiB every write fails with EFBIG
   // (Node ignores SIGXFSZ). The control file shows what a plain overwrite would have done.
-  const module = new URL('../../src/weights/safetensors.js', import.meta.url).href;
+  const codec = new URL('../../src/weights/safetensors.js', import.meta.url).href;
+  const file = new URL('../../src/weights/safetensors-file.js', import.meta.url).href;
   const script = `
     import { writeFile } from 'node:fs/promises';
-    import { saveSafetensors, writeSafetensors } from ${JSON.stringify(module)};
+    import { writeSafetensors } from ${JSON.stringify(codec)};
+    import { saveSafetensors } from ${JSON.stringify(file)};
     const big = { w: { dtype: 'float32', shape: [262144], data: new Float32Array(262144) } };
     await writeFile(${JSON.stringify(control)}, writeSafetensors(big)).catch(() => undefined);
     await saveSafetensors(${JSON.stringify(target)}, big).then(() => console.log('saved'), (e) => console.log(e.message));`;

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import sharp from 'sharp';
+import { PRECISIONS } from '../../run/files.js';
 import { formatBytes, parseBytes } from '../../serve/errors.js';
 import { SERVE_DEFAULTS } from '../../serve/options.js';
 import { startServer } from '../../serve/server.js';
@@ -20,6 +21,10 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the detector: an HTTP API (predict, Grad-CAM explain) and a web page')
     .requiredOption('--model <run folder>', "a folder written by 'smoker-lora train'")
+    .option(
+      '--backbone <file.onnx>',
+      "the ONNX backbone the page's Train view fine-tunes (default: the run's own, if it is an ONNX file)",
+    )
     .option('--port <n>', 'port (0: any free port)', parse.int(0), d.port)
     .option('--host <address>', 'address to listen on', d.host)
     .option(
@@ -27,6 +32,14 @@ export function serveCommand(): Command {
       'Host header names to answer besides IP addresses and localhost, e.g. detector.example.org',
       parse.list((v: string) => v),
       [],
+    )
+    .addOption(
+      new Option(
+        '--precision <p>',
+        'which model file answers: model.onnx, or the fp16/int8 file `export` wrote into the run',
+      )
+        .choices(PRECISIONS)
+        .default(d.precision),
     )
     .option('--model-name <name>', 'the model’s name in the KServe v2 endpoints (default: the run folder’s)')
     .option('--max-batch <n>', 'most images per model call', parse.int(1), d.maxBatch)
@@ -58,9 +71,11 @@ export function serveCommand(): Command {
       const log = (line: string) => process.stderr.write(line + '\n');
       const server = await startServer({
         model: o.model,
+        backbone: o.backbone,
         host: o.host,
         allowedHosts: o.allowedHosts,
         modelName: o.modelName,
+        precision: o.precision,
         port: o.port,
         maxBatch: o.maxBatch,
         batchWindowMs: o.batchWindowMs,
@@ -72,7 +87,7 @@ export function serveCommand(): Command {
       });
       process.stdout.write(
         `serving ${server.modelId} on ${server.url} (page: ${server.url}/, API: ${server.url}/v1/predict)\n` +
-          `batches of up to ${o.maxBatch} within ${o.batchWindowMs} ms; uploads up to ${formatBytes(o.bodyLimit)}, ` +
+          `${o.precision} model; batches of up to ${o.maxBatch} within ${o.batchWindowMs} ms; uploads up to ${formatBytes(o.bodyLimit)}, ` +
           `${o.maxPixels / 1e6} megapixels, ${o.timeoutMs} ms per request\n`,
       );
       let stopping = false;

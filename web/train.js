@@ -1,0 +1,457 @@
+// The Train view: the user's photos per class, training in a Web Worker (lib/train-worker.js, the
+// project's own trainer on onnxruntime-web), live progress, then the run folder's files to download,
+// predictions on new photos, and a copy saved in IndexedDB. No framework, no build step for this file.
+
+/* global document, window, fetch, URL, Blob, Worker, indexedDB */
+
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
+const pct = (p) => `${(100 * p).toFixed(1)}%`;
+const CLASSES = [0, 1];
+const SHOWN_THUMBS = 24;
+
+/** Photos per class: { name, file, url }. */
+const photos = CLASSES.map(() => []);
+let worker = null;
+let training = false;
+/** The finished run's files by name (ArrayBuffer or Uint8Array), its metrics and history. */
+let result = null;
+
+function setStatus(text) {
+  $('train-status').textContent = text;
+}
+
+function showError(message) {
+  const el = $('train-error');
+  el.textContent = message;
+  el.hidden = !message;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Photos
+
+function renderClass(c) {
+  const list = photos[c];
+  const n = list.length;
+  $(`count-${c}`).textContent = n === 0 ? 'No photos yet.' : `${n} photo${n > 1 ? 's' : ''}`;
+  const ul = $(`thumbs-${c}`);
+  ul.replaceChildren(
+    ...list.slice(0, SHOWN_THUMBS).map((p) => {
+      const li = document.createElement('li');
+      const img = document.createElement('img');
+      img.src = p.url;
+      img.alt = p.name;
+      img.loading = 'lazy';
+      img.addEventListener('error', () => li.classList.add('unreadable'));
+      li.append(img);
+      return li;
+    }),
+  );
+  if (n > SHOWN_THUMBS) {
+    const li = document.createElement('li');
+    li.className = 'more';
+    li.textContent = `and ${n - SHOWN_THUMBS} more`;
+    ul.append(li);
+  }
+  document.body.dataset[`photos${c}`] = String(n);
+}
+
+const isImageName = (name) => /\.(jpe?g|png|webp|bmp|gif|avif)$/i.test(name);
+
+function addPhotos(c, files) {
+  const known = new Set(photos[c].map((p) => p.name));
+  for (const file of files) {
+    const name = file.webkitRelativePath || file.relativePath || file.name;
+    if (known.has(name) || (!file.type.startsWith('image/') && !isImageName(name))) continue;
+    known.add(name);
+    photos[c].push({ name, file, url: URL.createObjectURL(file) });
+  }
+  renderClass(c);
+}
+
+/** Every file under a dropped entry (folders walked), with its path from the drop. */
+async function filesOf(entry) {
+  if (entry.isFile)
+    return [
+      await new Promise((resolve, reject) =>
+        entry.file((f) => {
+          f.relativePath = entry.fullPath.replace(/^\//, '');
+          resolve(f);
+        }, reject),
+      ),
+    ];
+  const reader = entry.createReader();
+  const all = [];
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (batch.length === 0) break;
+    all.push(...batch);
+  }
+  return (await Promise.all(all.map(filesOf))).flat();
+}
+
+for (const c of CLASSES) {
+  for (const id of [`photos-${c}`, `folder-${c}`]) {
+    const input = $(id);
+    input.addEventListener('change', () => {
+      addPhotos(c, [...(input.files ?? [])]);
+      input.value = '';
+    });
+  }
+  const zone = $(`drop-${c}`);
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('dragging');
+    const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+    const files = entries.length
+      ? (await Promise.all(entries.map(filesOf))).flat()
+      : [...(e.dataTransfer?.files ?? [])];
+    addPhotos(c, files);
+  });
+  $(`clear-${c}`).addEventListener('click', () => {
+    for (const p of photos[c]) URL.revokeObjectURL(p.url);
+    photos[c] = [];
+    renderClass(c);
+  });
+  renderClass(c);
+}
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
+
+// ---------------------------------------------------------------------------------------------------
+// The backbone: the server's, or a file the user picks
+
+/** GET v1/model says whether the server offers a backbone; a static build may ship backbone.json + .onnx. */
+async function serverBackbone() {
+  const m = await fetch('v1/model')
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
+  if (m) {
+    const b = m.trainBackbone;
+    return b?.url ? { url: b.url.replace(/^\//, ''), name: b.name, bytes: b.bytes } : { reason: b?.reason };
+  }
+  const shipped = await fetch('backbone.json')
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
+  if (!shipped) return { reason: 'this site ships no backbone' };
+  const head = await fetch('backbone.onnx', { method: 'HEAD' });
+  return { url: 'backbone.onnx', name: shipped.name, bytes: Number(head.headers.get('content-length')) };
+}
+
+const offered = serverBackbone().then((b) => {
+  $('backbone-summary').textContent = b.url
+    ? `Backbone: ${b.name} (${(b.bytes / 1e6).toFixed(1)} MB), from this server, or pick an ONNX file below.`
+    : `No backbone from this server (${b.reason}); pick an ONNX file below.`;
+  document.body.dataset.backbone = b.url ? 'server' : 'none';
+  return b;
+});
+
+async function backboneBytes() {
+  const picked = $('backbone-file').files?.[0];
+  if (picked) return { bytes: await picked.arrayBuffer(), name: picked.name };
+  const b = await offered;
+  if (!b.url) throw new Error(`no backbone: ${b.reason}; pick an ONNX file under Settings`);
+  const res = await fetch(b.url);
+  if (!res.ok) throw new Error(`GET ${b.url}: HTTP ${res.status}`);
+  return { bytes: await res.arrayBuffer(), name: res.headers.get('x-backbone-name') ?? b.name };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Training
+
+function threads() {
+  const asked = Number($('threads').value) || 1;
+  return window.crossOriginIsolated ? asked : 1;
+}
+
+function startWorker() {
+  worker?.terminate();
+  worker = new Worker(new URL('lib/train-worker.js', document.baseURI), { type: 'module' });
+  worker.onmessage = (e) => onReply(e.data);
+  worker.onerror = (e) => {
+    showError(`The training worker failed: ${e.message}`);
+    endTraining();
+  };
+}
+
+function settings() {
+  const size = Number($('image-size').value);
+  return {
+    epochs: Number($('epochs').value),
+    batch: Number($('batch').value),
+    lr: Number($('lr').value),
+    seed: Number($('seed').value),
+    ...(size ? { imageSize: [size, size] } : {}),
+    augment: $('augment').checked,
+    threads: threads(),
+  };
+}
+
+const fmt = (v) => (v === null ? '–' : v.toFixed(4));
+const history = [];
+
+function drawCurves() {
+  const svg = $('curves');
+  svg.hidden = history.length === 0;
+  const n = history.length;
+  const maxLoss = Math.max(...history.flatMap((h) => [h.trainLoss, h.valLoss ?? 0]), 1e-9);
+  const x = (i) => (n === 1 ? 150 : 10 + (280 * i) / (n - 1));
+  const line = (values, scale, cls) => {
+    const pts = values.map((v, i) => `${x(i).toFixed(1)},${(95 - (90 * v) / scale).toFixed(1)}`).join(' ');
+    return `<polyline class="${cls}" points="${pts}" />`;
+  };
+  svg.innerHTML =
+    line(
+      history.map((h) => h.trainLoss),
+      maxLoss,
+      'train-loss',
+    ) +
+    line(
+      history.map((h) => h.valLoss ?? 0),
+      maxLoss,
+      'val-loss',
+    ) +
+    line(
+      history.map((h) => h.valAcc ?? 0),
+      1,
+      'val-acc',
+    );
+}
+
+function addEpochRow(r, best) {
+  history.push(r);
+  const table = $('epochs-table');
+  table.hidden = false;
+  const tr = document.createElement('tr');
+  for (const v of [
+    String(r.epoch),
+    fmt(r.trainLoss),
+    pct(r.trainAcc),
+    fmt(r.valLoss),
+    r.valAcc === null ? '–' : pct(r.valAcc),
+    best ? 'best so far' : '',
+  ])
+    tr.append(Object.assign(document.createElement('td'), { textContent: v }));
+  if (best) {
+    for (const row of table.tBodies[0].rows) row.classList.remove('best');
+    tr.classList.add('best');
+  }
+  table.tBodies[0].append(tr);
+  drawCurves();
+}
+
+function endTraining() {
+  training = false;
+  $('train').disabled = false;
+  $('stop').disabled = true;
+  document.body.dataset.training = 'no';
+}
+
+const seconds = (s) => (s >= 90 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
+
+function onReply(r) {
+  if (r.type === 'status') setStatus(r.text);
+  else if (r.type === 'split') {
+    $('split').textContent =
+      `Split: ${r.train.length} for training, ${r.val.length} for validation, ${r.test.length} for test (${r.layout}).`;
+    $('split').dataset.val = JSON.stringify(r.val);
+  } else if (r.type === 'step') {
+    const i = r.info;
+    $('progress').value = (i.epoch * i.batches + i.batch) / (i.batches * Number($('epochs').value));
+    $('speed').textContent =
+      `Epoch ${i.epoch + 1}, batch ${i.batch} of ${i.batches}: loss ${i.loss.toFixed(4)}, ${i.imgPerSec.toFixed(1)} img/s, about ${seconds(i.etaSeconds)} left`;
+    document.body.dataset.imgPerSec = i.imgPerSec.toFixed(2);
+    setStatus('Training…');
+  } else if (r.type === 'epoch') addEpochRow(r.record, r.best);
+  else if (r.type === 'done') {
+    endTraining();
+    $('progress').value = r.status === 'finished' || r.status === 'early-stopped' ? 1 : $('progress').value;
+    if (!r.metrics) {
+      setStatus('Stopped before the first epoch ended: there is no model to keep.');
+      document.body.dataset.result = 'none';
+      return;
+    }
+    setStatus(
+      `${r.status === 'interrupted' ? 'Stopped' : 'Finished'}: kept epoch ${r.keptEpoch}; validation accuracy ${pct(r.metrics.accuracy)}, log loss ${r.metrics.log_loss.toFixed(4)}.`,
+    );
+    showResult({ files: r.files, zip: r.zip, metrics: r.metrics, history: r.history, savedAt: null });
+  } else if (r.type === 'ready') document.body.dataset.predictor = 'ready';
+  else if (r.type === 'prediction') showPrediction(r);
+  else if (r.type === 'error') {
+    if (r.id !== undefined) return showPrediction({ id: r.id, error: r.message });
+    showError(r.message);
+    setStatus('');
+    endTraining();
+  }
+}
+
+$('train').addEventListener('click', async () => {
+  if (training) return;
+  showError('');
+  const classes = CLASSES.map((c) => $(`class-name-${c}`).value.trim());
+  if (classes.some((n) => !n)) return showError('every class needs a name');
+  if (classes[0] === classes[1])
+    return showError(`the classes need different names (both are '${classes[0]}')`);
+  training = true;
+  document.body.dataset.training = 'yes';
+  $('train').disabled = true;
+  $('stop').disabled = false;
+  history.length = 0;
+  $('epochs-table').tBodies[0].replaceChildren();
+  $('epochs-table').hidden = true;
+  $('curves').hidden = true;
+  $('progress').value = 0;
+  $('speed').textContent = '';
+  setStatus('Fetching the backbone…');
+  try {
+    const backbone = await backboneBytes();
+    startWorker();
+    worker.postMessage(
+      {
+        type: 'train',
+        backbone: backbone.bytes,
+        backboneName: backbone.name,
+        classes,
+        photos: CLASSES.flatMap((c) => photos[c].map((p) => ({ name: p.name, label: c, blob: p.file }))),
+        settings: settings(),
+      },
+      [backbone.bytes],
+    );
+  } catch (e) {
+    showError(e.message);
+    endTraining();
+  }
+});
+
+$('stop').addEventListener('click', () => {
+  worker?.postMessage({ type: 'stop' });
+  $('stop').disabled = true;
+  setStatus('Stopping after this batch…');
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The result: downloads, predictions, IndexedDB
+
+const urls = [];
+
+function showResult(run) {
+  result = run;
+  $('result').hidden = false;
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  const link = (id, bytes, type = 'application/octet-stream') => {
+    const u = URL.createObjectURL(new Blob([bytes], { type }));
+    urls.push(u);
+    $(id).href = u;
+  };
+  link('dl-adapter', run.files['adapter_model.safetensors']);
+  link('dl-adapter-config', run.files['adapter_config.json'], 'application/json');
+  link('dl-model', run.files['model.onnx']);
+  link('dl-zip', run.zip, 'application/zip');
+  const m = run.metrics;
+  $('result-summary').textContent =
+    `${run.savedAt ? `Saved in this browser on ${new Date(run.savedAt).toLocaleString()}. ` : ''}` +
+    `Validation: accuracy ${pct(m.accuracy)} on ${m.n} photos, F1 ${m.f1.toFixed(3)}, log loss ${m.log_loss.toFixed(4)}` +
+    `${m.roc_auc !== null ? `, ROC AUC ${m.roc_auc.toFixed(3)}` : ''}.`;
+  $('result-summary').dataset.accuracy = String(m.accuracy);
+  $('result-summary').dataset.logLoss = String(m.log_loss);
+  $('save').disabled = Boolean(run.savedAt);
+  $('forget').hidden = !run.savedAt;
+  document.body.dataset.result = run.savedAt ? 'saved' : 'trained';
+}
+
+function db() {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('smoker-lora', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('models');
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+}
+
+async function store(mode, fn) {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const tx = d.transaction('models', mode);
+    const req = fn(tx.objectStore('models'));
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+$('save').addEventListener('click', async () => {
+  if (!result) return;
+  const saved = { ...result, savedAt: Date.now() };
+  try {
+    await store('readwrite', (s) => s.put(saved, 'model'));
+    showResult(saved);
+    setStatus('Saved in this browser: it stays after a reload.');
+  } catch (e) {
+    showError(`Cannot save in this browser: ${e.message}`);
+  }
+});
+
+$('forget').addEventListener('click', async () => {
+  await store('readwrite', (s) => s.delete('model'));
+  $('forget').hidden = true;
+  $('save').disabled = false;
+  result = { ...result, savedAt: null };
+  setStatus('The saved model is forgotten.');
+});
+
+let nextId = 0;
+const pending = new Map();
+
+function showPrediction(r) {
+  const li = pending.get(r.id);
+  if (!li) return;
+  pending.delete(r.id);
+  li.dataset.state = r.error ? 'error' : 'done';
+  const text = li.querySelector('.verdict');
+  if (r.error) text.textContent = `could not check: ${r.error}`;
+  else {
+    li.dataset.label = r.label;
+    li.dataset.probability = String(r.probability);
+    text.textContent = `${r.label}, P(${$(`class-name-1`).value.trim() || 'positive'}) ${pct(r.probability)} (${Math.round(r.ms)} ms)`;
+  }
+}
+
+$('predict-input').addEventListener('change', () => {
+  const input = $('predict-input');
+  for (const file of [...(input.files ?? [])]) {
+    const id = nextId++;
+    const li = document.createElement('li');
+    li.dataset.state = 'pending';
+    const img = Object.assign(document.createElement('img'), {
+      src: URL.createObjectURL(file),
+      alt: file.name,
+    });
+    const name = Object.assign(document.createElement('span'), { className: 'name', textContent: file.name });
+    const verdict = Object.assign(document.createElement('span'), {
+      className: 'verdict',
+      textContent: 'Working…',
+    });
+    li.append(img, name, verdict);
+    $('predictions').prepend(li);
+    pending.set(id, li);
+    worker.postMessage({ type: 'predict', id, name: file.name, blob: file });
+  }
+  input.value = '';
+});
+
+// A model saved earlier is shown and loaded at once.
+store('readonly', (s) => s.get('model'))
+  .then((saved) => {
+    if (!saved) return;
+    startWorker();
+    worker.postMessage({ type: 'load', files: saved.files, threads: threads() });
+    showResult(saved);
+    setStatus('A model saved in this browser is loaded.');
+  })
+  .catch(() => undefined)
+  .finally(() => {
+    document.body.dataset.ready = 'yes';
+  });
