@@ -64,7 +64,7 @@ const dataRoot = values.data ?? info?.data;
 /** Decodes samples once, through the loader evaluation uses, into batches of 32. */
 async function decode(samples: Sample[]): Promise<Batch[]> {
   const checked = await checkImages(samples, { onBadImage: 'fail', size: preprocess.size });
-  const loader = await BatchLoader.open({ samples, checked, preprocess, batchSize: 32, workers: 1 });
+  const loader = await BatchLoader.open({ samples, checked, preprocess, batchSize: 32 });
   const out: Batch[] = [];
   try {
     for await (const b of loader.epoch(0)) out.push(b);

@@ -2,7 +2,9 @@
  * The seed recipe end to end on MobileNetV2: our `train` command against bench/torch_peer.py's PyTorch run of
  * the same recipe with its own data loading (torchvision transforms in a DataLoader), one after the other.
  * Prints each epoch's seconds (training plus validation), their median and the wall time of the whole run.
- *   node dist/bench/recipe.js [--epochs 2] [--threads 2] [--workers 1] [--data <root>]
+ * PyTorch's DataLoader gets `--torch-workers` worker processes (default 1); ours has none to set (its
+ * augmentation is a graph on ORT's threads).
+ *   node dist/bench/recipe.js [--epochs 2] [--threads 2] [--torch-workers 1] [--data <root>]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,17 +22,17 @@ const { values } = parseArgs({
   options: {
     epochs: { type: 'string', default: '2' },
     threads: { type: 'string', default: '2' },
-    workers: { type: 'string', default: '1' },
+    'torch-workers': { type: 'string', default: '1' },
     data: { type: 'string', default: join(shared, 'data/smoking') },
     mobilenet: { type: 'string', default: join(shared, 'models/mobilenet_v2_1.0_224/model.onnx') },
   },
 });
-const common = ['--epochs', values.epochs!, '--threads', values.threads!, '--workers', values.workers!];
+const common = ['--epochs', values.epochs!, '--threads', values.threads!];
 
 interface RecipeRun {
   epochs: { seconds: number; valAcc: number | null }[];
   wallS: number;
-  /** Peak RSS of the training process (its loader workers are threads in it); undefined off Linux. */
+  /** Peak RSS of the training process; undefined off Linux. */
   rssMiB?: number;
 }
 
@@ -87,10 +89,11 @@ const peer = torch
       '--mobilenet',
       values.mobilenet!,
       ...common,
+      ...['--num-workers', values['torch-workers']!],
     ]) as RecipeRun)
   : undefined;
 console.log(
-  `MobileNetV2, seed recipe, ${values.epochs} epochs, ${values.threads} threads, ${values.workers} worker(s)\n`,
+  `MobileNetV2, seed recipe, ${values.epochs} epochs, ${values.threads} threads, ${values['torch-workers']} DataLoader worker(s) for PyTorch\n`,
 );
 console.log(
   '| engine | seconds per epoch | median | wall s | val acc % | peak RSS MiB | speed-up |\n|---|---|---|---|---|---|---|',

@@ -3,7 +3,7 @@
 
   torch_peer.py case "<resnet34|mobilenet_v2> <inference|lora-train>" --mobilenet FILE [--iters 5]
       [--batch 32] [--threads 2]
-  torch_peer.py recipe --data ROOT --mobilenet FILE [--epochs 2] [--threads 2] [--workers 1]
+  torch_peer.py recipe --data ROOT --mobilenet FILE [--epochs 2] [--threads 2] [--num-workers 1]
 
 `case` prints one JSON line {name, imgs: img/s per timed iteration, rssMiB}, the protocol of engine.ts's
 own cases. `recipe` runs the seed recipe on MobileNetV2 (LoRA r 8, alpha 16 on the 1x1 expand and project
@@ -191,7 +191,7 @@ def run_recipe(a):
         transforms.Resize((224, 224)), transforms.RandomHorizontalFlip(), transforms.RandomRotation(10),
         transforms.ColorJitter(0.2, 0.2, 0.2, 0.1), *norm])
     eval_tf = transforms.Compose([transforms.Resize((224, 224)), *norm])
-    kw = {'batch_size': 32, 'num_workers': a.workers, 'persistent_workers': a.workers > 0}
+    kw = {'batch_size': 32, 'num_workers': a.num_workers, 'persistent_workers': a.num_workers > 0}
     train = torch.utils.data.DataLoader(
         Images(labelled(os.path.join(a.data, 'Training/Training')), train_tf), shuffle=True, **kw)
     val = torch.utils.data.DataLoader(Images(labelled(os.path.join(a.data, 'Validation/Validation')), eval_tf), **kw)
@@ -225,7 +225,7 @@ def main():
     r = sub.add_parser('recipe')
     r.add_argument('--data', required=True)
     r.add_argument('--epochs', type=int, default=2)
-    r.add_argument('--workers', type=int, default=1)
+    r.add_argument('--num-workers', type=int, default=1)
     for s in (c, r):
         s.add_argument('--mobilenet', required=True)
         s.add_argument('--threads', type=int, default=2)

@@ -14,3 +14,5 @@ export { ForwardStep } from '../train/forward-step.js';
 export { AdamW } from '../train/optim/adamw.js';
 export { learningRate } from '../train/lr-schedule.js';
 export { Rng } from '../random/rng.js';
+export { ImageStore } from '../data/image-store.js';
+export { MemoryBatches } from '../data/memory-batches.js';

@@ -92,7 +92,6 @@ function recipe(r: Extract<Request, { type: 'train' }>): TrainConfig {
     data: 'photos added in the browser',
     out: 'browser',
     threads,
-    workers: 1,
     augment: augment
       ? SEED_RECIPE.augment
       : { hflip: 0, rotate: 0, jitter: { brightness: 0, contrast: 0, saturation: 0, hue: 0 } },
@@ -146,7 +145,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
   const size = backbone.preprocess.size;
   const blobs = new Map(r.photos.map((p) => [p.name, p.blob]));
   const batches = async (set: Sample[], training: boolean) =>
-    new MemoryBatches(
+    MemoryBatches.open(
       await decodeAll(set, blobs, size),
       Int32Array.from(set, (s) => s.label),
       paths(set),
@@ -156,6 +155,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
         seed: c.seed,
         shuffle: training,
         augment: training ? c.augment : undefined,
+        threads: c.threads,
         beforeBatch: yieldToMessages,
       },
     );
@@ -214,7 +214,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
     const zip = zipSync(Object.fromEntries(Object.entries(files).map(([n, b]) => [`browser-run/${n}`, b])));
     post({ type: 'done', status: outcome.status, files, zip, metrics, history, keptEpoch });
   } finally {
-    await Promise.all([step.release(), forward.release()]);
+    await Promise.all([step.release(), forward.release(), trainBatches.release(), valBatches.release()]);
   }
 }
 

@@ -1,7 +1,4 @@
 import type { Rng } from '../random/rng.js';
-import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from './color.js';
-import { hflip, rotate } from './geometry.js';
-import type { DecodedImage } from './image.js';
 
 /** ColorJitter strengths: factors are drawn from [max(0, 1 − x), 1 + x], the hue shift from [−hue, hue]. */
 export interface JitterConfig {
@@ -27,16 +24,6 @@ export const SEED_AUGMENT: AugmentConfig = {
   jitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.1 },
 };
 
-/** RandomHorizontalFlip: mirrors with probability p (one draw). */
-export function randomHorizontalFlip(img: DecodedImage, p: number, rng: Rng): DecodedImage {
-  return rng.next() < p ? hflip(img) : img;
-}
-
-/** RandomRotation: an angle uniform in [−degrees, degrees] (one draw), nearest, black fill. */
-export function randomRotation(img: DecodedImage, degrees: number, rng: Rng): DecodedImage {
-  return rotate(img, rng.uniform(-degrees, degrees));
-}
-
 /** ColorJitter's draws: the order of the four adjustments, and a factor for each one switched on. */
 export interface JitterParams {
   /** A permutation of 0 brightness, 1 contrast, 2 saturation, 3 hue (torch.randperm(4)). */
@@ -60,47 +47,31 @@ export function sampleJitter(cfg: JitterConfig, rng: Rng): JitterParams {
   };
 }
 
-/** Applies the drawn adjustments in their drawn order. */
-export function applyJitter(img: DecodedImage, params: JitterParams): DecodedImage {
-  const steps = [
-    [params.brightness, adjustBrightness],
-    [params.contrast, adjustContrast],
-    [params.saturation, adjustSaturation],
-    [params.hue, adjustHue],
-  ] as const;
-  return params.order.reduce((out, k) => {
-    const [factor, adjust] = steps[k];
-    return factor === undefined ? out : adjust(out, factor);
-  }, img);
+/** One image's draws: RandomHorizontalFlip, RandomRotation, ColorJitter (absent when it is off). */
+export interface AugmentDraw {
+  flip: boolean;
+  /** Counter-clockwise, as displayed. */
+  degrees: number;
+  jitter?: JitterParams;
 }
 
-/** ColorJitter: random brightness, contrast, saturation and hue, in a random order. */
-export function colorJitter(img: DecodedImage, cfg: JitterConfig, rng: Rng): DecodedImage {
-  return applyJitter(img, sampleJitter(cfg, rng));
+/** The adjustments ColorJitter applies: a strength above zero turns one on. */
+export function jitterOn(c: JitterConfig): boolean {
+  return c.brightness > 0 || c.contrast > 0 || c.saturation > 0 || c.hue > 0;
 }
 
 /**
- * The configured transforms in torchvision's order: flip → rotation → colour jitter. A transform that is
- * off draws nothing. The input is never modified.
+ * The draws of torchvision's transforms in their order, flip → rotation → colour jitter, each from
+ * `rng` as torchvision draws them: one uniform for the flip (flipped when below p), one for the angle,
+ * then ColorJitter.get_params. A transform that is off draws nothing.
  */
-export class Augmenter {
-  constructor(readonly config: AugmentConfig) {
-    checkAugmentConfig(config);
-  }
-
-  apply(img: DecodedImage, rng: Rng): DecodedImage {
-    const { hflip: p, rotate: degrees, jitter } = this.config;
-    let out = img;
-    if (p > 0) out = randomHorizontalFlip(out, p, rng);
-    if (degrees > 0) out = randomRotation(out, degrees, rng);
-    if (jitter.brightness > 0 || jitter.contrast > 0 || jitter.saturation > 0 || jitter.hue > 0) {
-      out = colorJitter(out, jitter, rng);
-    }
-    return out;
-  }
+export function drawAugment(c: AugmentConfig, rng: Rng): AugmentDraw {
+  const flip = c.hflip > 0 && rng.next() < c.hflip;
+  const degrees = c.rotate > 0 ? rng.uniform(-c.rotate, c.rotate) : 0;
+  return { flip, degrees, jitter: jitterOn(c.jitter) ? sampleJitter(c.jitter, rng) : undefined };
 }
 
-function checkAugmentConfig(c: AugmentConfig): void {
+export function checkAugmentConfig(c: AugmentConfig): void {
   const { brightness, contrast, saturation, hue } = c.jitter;
   const problems = [
     !(c.hflip >= 0 && c.hflip <= 1) && `hflip ${c.hflip} must be a probability in [0, 1]`,

@@ -1,8 +1,10 @@
+import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
-import type { Augmenter } from './augment.js';
+import { Session } from '../runtime/session.js';
+import { type AugmentConfig, checkAugmentConfig, drawAugment } from './augment.js';
+import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from './augment-graph.js';
 import { augmentRng, shuffleRng } from './derived-rng.js';
 import type { ImageStore } from './image-store.js';
-import { toCHW } from './to-chw.js';
 
 /** The sample indices 0..count-1 of epoch `epoch` in serving order: shuffled by (seed, epoch), or as given. */
 export function epochOrder(count: number, shuffle: boolean, seed: number, epoch: number): number[] {
@@ -10,19 +12,48 @@ export function epochOrder(count: number, shuffle: boolean, seed: number, epoch:
   return shuffle ? shuffleRng(seed, epoch).shuffle(order) : order;
 }
 
+export interface EpochImageOptions {
+  preprocess: Preprocess;
+  /** Training augmentation; omit for normalisation only. */
+  augment?: AugmentConfig;
+  seed: number;
+  /** ONNX Runtime threads for the batch graph; default all cores. */
+  threads?: number;
+}
+
 /**
- * Image `index` of the store as epoch `epoch` serves it: augmented from the generator of
- * (seed, epoch, index) when training, then normalised to planar CHW.
+ * A store's images as an epoch serves them, a batch at a time: image i of epoch e augmented from the
+ * generator of (seed, e, i) when training, then normalised, all by one augment-graph session over the
+ * batch. BatchLoader (Node) and MemoryBatches (the browser's Web Worker, on onnxruntime-web) both serve
+ * through it, so the same store and seed give the same batches in both.
  */
-export function epochImage(
-  store: ImageStore,
-  index: number,
-  epoch: number,
-  seed: number,
-  preprocess: Preprocess,
-  augmenter?: Augmenter,
-): Float32Array {
-  const img = store.image(index);
-  const rgb = augmenter ? augmenter.apply(img, augmentRng(seed, epoch, index)).rgb : img.rgb;
-  return toCHW(rgb, preprocess.size, preprocess);
+export class EpochImages {
+  private constructor(
+    private readonly store: ImageStore,
+    private readonly opts: EpochImageOptions,
+    private readonly session: Session,
+  ) {}
+
+  static async open(store: ImageStore, opts: EpochImageOptions): Promise<EpochImages> {
+    if (opts.augment) checkAugmentConfig(opts.augment);
+    if (store.size.join() !== opts.preprocess.size.join())
+      throw new Error(
+        `epoch images: the images are ${store.size.join('x')}, the model wants ${opts.preprocess.size.join('x')}`,
+      );
+    const graph = buildAugmentGraph(opts.preprocess.size, opts.preprocess, opts.augment);
+    return new EpochImages(store, opts, await Session.create(graph, { threads: opts.threads }));
+  }
+
+  /** Images `indices` of the store as epoch `epoch` serves them: [N,3,H,W] in that order. */
+  async batch(epoch: number, indices: readonly number[]): Promise<Tensor<'float32'>> {
+    const { augment, seed, preprocess } = this.opts;
+    const draws = augment && indices.map((i) => drawAugment(augment, augmentRng(seed, epoch, i)));
+    const images = indices.map((i) => this.store.image(i).rgb);
+    const out = await this.session.run(augmentFeeds(images, preprocess.size, augment, draws));
+    return out[AUGMENT_IO.output] as Tensor<'float32'>;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
 }

@@ -1,9 +1,8 @@
 import type { DecodedImage } from './image.js';
 
 /**
- * Decoded RGB images of one size, back to back in a SharedArrayBuffer, so loader workers read them
- * without copies (or in a plain ArrayBuffer, for one thread). The training set at 224x224 is
- * 716 × 150 KB ≈ 108 MB.
+ * Decoded RGB images of one size, back to back in one buffer: the loader's cache, decoded once. The
+ * training set at 224x224 is 716 × 150 KB ≈ 108 MB.
  */
 export class ImageStore {
   readonly pixels: Uint8Array;
@@ -12,7 +11,7 @@ export class ImageStore {
   constructor(
     readonly count: number,
     readonly size: [number, number],
-    readonly buffer: ArrayBufferLike = new SharedArrayBuffer(count * size[0] * size[1] * 3),
+    readonly buffer: ArrayBuffer = new ArrayBuffer(count * size[0] * size[1] * 3),
   ) {
     this.imageBytes = size[0] * size[1] * 3;
     if (buffer.byteLength < count * this.imageBytes) {

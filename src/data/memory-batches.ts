@@ -1,9 +1,8 @@
 import type { Preprocess } from '../models/backbone.js';
-import { type AugmentConfig, Augmenter } from './augment.js';
-import { epochImage, epochOrder } from './epoch-images.js';
+import type { AugmentConfig } from './augment.js';
+import { EpochImages, epochOrder } from './epoch-images.js';
 import type { ImageStore } from './image-store.js';
 import type { Batch } from './loader.js';
-import { packBatch } from './pack-batch.js';
 
 export interface MemoryBatchOptions {
   preprocess: Preprocess;
@@ -11,28 +10,37 @@ export interface MemoryBatchOptions {
   augment?: AugmentConfig;
   shuffle?: boolean;
   seed: number;
+  /** ONNX Runtime threads for the batch graph; default all cores. */
+  threads?: number;
   /** Awaited before each batch: the browser's worker yields to its message queue there (Stop). */
   beforeBatch?: () => Promise<void>;
 }
 
 /**
- * The loader's batches from decoded images already in memory, prepared on the calling thread: the same
- * order, augmentation and normalisation as BatchLoader's for the same store and seed (one definition of
- * each in epoch-images), for a Web Worker that has no worker threads of its own.
+ * The loader's batches from decoded images already in memory, for a Web Worker that cannot decode
+ * with sharp: the same order, augmentation and normalisation as BatchLoader's for the same store and
+ * seed (both serve through EpochImages, whose graph runs on onnxruntime-web there).
  */
 export class MemoryBatches {
   readonly waitMs = 0;
-  private readonly augmenter?: Augmenter;
 
-  constructor(
+  private constructor(
     private readonly store: ImageStore,
     private readonly labels: Int32Array,
     private readonly names: readonly string[],
     private readonly opts: MemoryBatchOptions,
-  ) {
+    private readonly images: EpochImages,
+  ) {}
+
+  static async open(
+    store: ImageStore,
+    labels: Int32Array,
+    names: readonly string[],
+    opts: MemoryBatchOptions,
+  ): Promise<MemoryBatches> {
     if (labels.length !== store.count || names.length !== store.count)
       throw new Error(`MemoryBatches: ${store.count} images, ${labels.length} labels, ${names.length} names`);
-    this.augmenter = opts.augment ? new Augmenter(opts.augment) : undefined;
+    return new MemoryBatches(store, labels, names, opts, await EpochImages.open(store, opts));
   }
 
   get batchesPerEpoch(): number {
@@ -40,17 +48,21 @@ export class MemoryBatches {
   }
 
   async *epoch(epoch: number, fromBatch = 0): AsyncGenerator<Batch, void, undefined> {
-    const { batchSize, seed, preprocess } = this.opts;
+    const { batchSize, seed } = this.opts;
     const order = epochOrder(this.store.count, Boolean(this.opts.shuffle), seed, epoch);
     for (let start = fromBatch * batchSize; start < order.length; start += batchSize) {
       await this.opts.beforeBatch?.();
       const indices = order.slice(start, start + batchSize);
-      const parts = indices.map((i) => epochImage(this.store, i, epoch, seed, preprocess, this.augmenter));
       yield {
-        input: packBatch(parts, preprocess.size),
+        input: await this.images.batch(epoch, indices),
         labels: Int32Array.from(indices, (i) => this.labels[i]),
         paths: indices.map((i) => this.names[i]),
       };
     }
+  }
+
+  /** Releases the batch graph's session. */
+  release(): Promise<void> {
+    return this.images.release();
   }
 }

@@ -21,7 +21,8 @@ export async function scoreSamples(
     preprocess: Preprocess;
     numClasses: number;
     batch: number;
-    workers: number;
+    /** ONNX Runtime threads for the loader's batch graph. */
+    threads?: number;
     tta: boolean;
     onBadImage: BadImagePolicy;
   },
@@ -32,7 +33,7 @@ export async function scoreSamples(
     checked,
     preprocess: o.preprocess,
     batchSize: o.batch,
-    workers: o.workers,
+    threads: o.threads,
   });
   try {
     const p = await predict(logitsOf, loader.epoch(0), o.numClasses, { tta: o.tta });

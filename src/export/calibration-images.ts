@@ -35,7 +35,6 @@ export async function calibrationImages(
     samples,
     preprocess: info.preprocess,
     batchSize: 32,
-    workers: 1,
     onBadImage: info.onBadImage,
   });
   const out: Tensor<'float32'>[] = [];

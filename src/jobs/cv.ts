@@ -56,7 +56,7 @@ export interface CvSummary {
   /** Where the folds and cv.json are. */
   folder: string;
   /** The recipe, without where it ran. */
-  recipe: Omit<TrainConfig, 'out' | 'threads' | 'workers'>;
+  recipe: Omit<TrainConfig, 'out' | 'threads'>;
   configHash: string;
   folds: number;
   foldSeed: number;
@@ -85,8 +85,16 @@ const stat = (xs: number[]): Stat => {
   return { mean, sd };
 };
 
-/** The folder a recipe's cross-validation lives in under `root`: named by the recipe and the fold plan. */
-function cvFolder(root: string, c: TrainConfig, o: CvOptions): string {
+/** The recipe each fold trains with: the given one keeping its last epoch, on its fold's images only. */
+export function cvRecipe(base: TrainConfig): TrainConfig {
+  return { ...base, keep: 'last', allLabelled: false };
+}
+
+/**
+ * The folder a recipe's cross-validation lives in under `root`: named by the fold recipe (cvRecipe)
+ * and the fold plan.
+ */
+export function cvFolder(root: string, c: TrainConfig, o: CvOptions): string {
   return join(root, `${configHash(c)}-k${o.folds}-s${o.foldSeed ?? c.seed}-${o.pool}`);
 }
 
@@ -100,7 +108,7 @@ function cvFolder(root: string, c: TrainConfig, o: CvOptions): string {
 export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): Promise<CvSummary> {
   const started = performance.now();
   const foldSeed = o.foldSeed ?? base.seed;
-  const c: TrainConfig = { ...base, keep: 'last', allLabelled: false };
+  const c = cvRecipe(base);
   const root = cvFolder(base.out, c, o);
   const ds = discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions });
   const pooled = o.pool === 'all' ? [...ds.splits.train, ...ds.splits.val] : ds.splits.train;
@@ -160,7 +168,7 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
   const epochs = perFold[0].history.length;
   const summary: CvSummary = {
     folder: root,
-    recipe: (({ out: _o, threads: _t, workers: _w, ...r }) => r)(c),
+    recipe: (({ out: _o, threads: _t, ...r }) => r)(c),
     configHash: configHash(c),
     folds: o.folds,
     foldSeed,
@@ -241,7 +249,7 @@ async function scoreFold(dir: string, samples: Sample[], c: TrainConfig, tta: bo
       preprocess: model.preprocess,
       numClasses: model.classes.length,
       batch: c.batch,
-      workers: 1,
+      threads: c.threads,
       tta,
       onBadImage: c.onBadImage,
     });
@@ -299,7 +307,7 @@ async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[
           preprocess: model.preprocess,
           numClasses: classes.length,
           batch: c.batch,
-          workers: 1,
+          threads: c.threads,
           tta: false,
           onBadImage: c.onBadImage,
         },

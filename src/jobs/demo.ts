@@ -31,7 +31,7 @@ export const DEMO_RECIPE = {
   alpha: 32,
   allLabelled: true,
   keep: 'last',
-} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers' | 'backbone'>;
+} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'backbone'>;
 
 /** How the recipe was chosen, for the demo's report. */
 export const DEMO_RECIPE_NOTE = [
@@ -67,7 +67,6 @@ export function demoConfig(o: { data: string; backbone: string; out: string; see
     backbone: o.backbone,
     out: freeRunFolder(o.out),
     threads: availableParallelism(),
-    workers: Math.max(1, availableParallelism() - 1),
   };
 }
 
@@ -92,7 +91,6 @@ export async function evaluateDemo(
       out: join(c.out, 'evaluation-test'),
       batch: 32,
       threads: c.threads,
-      workers: 1,
       onBadImage: 'fail',
     },
     log,

@@ -23,7 +23,6 @@ export interface EvaluateOptions {
   out?: string;
   batch: number;
   threads: number;
-  workers: number;
   onBadImage: BadImagePolicy;
   tta?: boolean;
 }
@@ -72,7 +71,7 @@ export async function runEvaluateJob(
         preprocess: model.preprocess,
         numClasses: model.classes.length,
         batch: o.batch,
-        workers: o.workers,
+        threads: o.threads,
         tta,
         onBadImage: o.onBadImage,
       });

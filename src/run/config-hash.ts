@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import type { TrainConfig } from './train-config.js';
 
 /**
- * Fingerprint of the recipe: resuming is refused under a different one. The output folder, threads and
- * workers are left out; workers never change results, while another thread count may change the last
- * bits of ORT's sums, so an exact resume also needs the same --threads.
+ * Fingerprint of the recipe: resuming is refused under a different one. The output folder and threads
+ * are left out: another thread count may change the last bits of ORT's sums, so an exact resume also
+ * needs the same --threads. (`workers`, the loader's thread count until the augmentation became a graph,
+ * was left out too, so older fingerprints are unchanged.)
  */
 export function configHash(c: TrainConfig): string {
-  const { out: _out, threads: _threads, workers: _workers, ...rest } = c;
+  const { out: _out, threads: _threads, ...rest } = c;
   return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }

@@ -53,7 +53,6 @@ export const trainConfigSchema = z.object({
   tta: z.boolean(),
   seed: count(0, 2 ** 32 - 1),
   threads: count(1, 256),
-  workers: count(1, 64),
   onBadImage: z.enum(['skip', 'fail']),
   splitFractions: z.tuple([nonNegative(), nonNegative(), nonNegative()]),
   // Added after the first release, so older run folders read with the seed's values.
@@ -114,4 +113,4 @@ export const SEED_RECIPE = {
   cutmix: 0,
   rslora: false,
   threshold: DEFAULT_THRESHOLD,
-} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads' | 'workers'>;
+} satisfies Omit<TrainConfig, 'data' | 'out' | 'threads'>;

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { configFromOptions } from '../../src/cli/commands/train.js';
+import { cvCommand } from '../../src/cli/commands/cv.js';
+import { cvFolder, cvRecipe } from '../../src/jobs/cv.js';
 import { readJson, runCli, tinyFixture, trainArgs, type Fixture } from './cli-fixture.js';
 
 /* `cv` for real on the tiny set (24 training + 8 validation images, ResNet-18 with random weights). */
@@ -91,4 +95,36 @@ test('cv --pool train: Validation measures each fold model, their soup and their
   assert.equal(s.heldOut?.foldModels.length, 2);
   for (const a of [s.heldOut!.soup.accuracy, s.heldOut!.ensemble.accuracy]) assert.ok(a >= 0 && a <= 1);
   statSync(join(out, folder, 'soup', 'model.onnx'));
+});
+
+test("the recorded results/cv folders are still the ones their recipes' flags name", () => {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  // The command of results/cv/README.md, with the flags of the defaults and of the demo's recipe.
+  const folder = (recipe: string[]) => {
+    let opts: Record<string, unknown> = {};
+    cvCommand()
+      .action((o: Record<string, unknown>) => void (opts = o))
+      .parse(
+        [
+          ...['--data', '/work/shared/data/smoking'],
+          ...['--backbone', '/work/shared/models/mobilenet_v2_1.0_224/model.onnx'],
+          ...['--folds', '5', '--seed', '42', '--threads', '2', '--out', 'results/cv', ...recipe],
+        ],
+        { from: 'user' },
+      );
+    const c = cvRecipe(configFromOptions(opts, opts.out));
+    return cvFolder('results/cv', c, { folds: 5, foldSeed: undefined, pool: 'all' });
+  };
+  const want = {
+    defaults: 'results/cv/e87af093e88e83e2-k5-s42-all',
+    demo: 'results/cv/98a82cb7aa329128-k5-s42-all',
+  };
+  assert.deepEqual(
+    {
+      defaults: folder([]),
+      demo: folder(['--lr', '3e-4', '--rank', '16', '--alpha', '32', '--keep', 'last']),
+    },
+    want,
+  );
+  for (const f of Object.values(want)) assert.ok(existsSync(join(repo, f)), f);
 });

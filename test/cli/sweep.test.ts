@@ -11,7 +11,7 @@ test('sweep --ranks 2,4 trains both, prints a table with both rows and writes sw
   const r = await runCli([
     'sweep',
     ...['--data', f.data, '--backbone', 'resnet18', '--weights', f.weights, '--out', out],
-    ...['--ranks', '2,4', '--epochs', '1', '--batch', '8', '--threads', '2', '--workers', '1', '--seed', '1'],
+    ...['--ranks', '2,4', '--epochs', '1', '--batch', '8', '--threads', '2', '--seed', '1'],
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');

@@ -2,18 +2,21 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
-  applyJitter,
-  Augmenter,
-  randomHorizontalFlip,
-  randomRotation,
+  type AugmentConfig,
+  type AugmentDraw,
+  checkAugmentConfig,
+  drawAugment,
+  type JitterParams,
   sampleJitter,
   SEED_AUGMENT,
-  type AugmentConfig,
 } from '../../src/data/augment.js';
-import { adjustBrightness, adjustContrast, adjustHue, adjustSaturation } from '../../src/data/color.js';
-import { hflip, rotate, roundHalfEven } from '../../src/data/geometry.js';
+import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augment-graph.js';
 import type { DecodedImage } from '../../src/data/image.js';
+import { toCHW } from '../../src/data/to-chw.js';
+import { toOnnxBytes } from '../../src/graph/onnx-export.js';
+import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';
+import { Session } from '../../src/runtime/session.js';
 
 const image = (
   width: number,
@@ -37,16 +40,98 @@ const noise = (w: number, h: number, seed: number) => {
   return image(w, h, () => rng.int(256));
 };
 
-test('hflip mirrors each row', () => {
+const OFF: AugmentConfig = {
+  hflip: 0,
+  rotate: 0,
+  jitter: { brightness: 0, contrast: 0, saturation: 0, hue: 0 },
+};
+const sessions = new Map<string, Promise<Session>>();
+
+/**
+ * Runs the batch graph (a real ORT session) on images of one size and turns its normalised output
+ * back into bytes through toCHW's table, which also checks that every value is one toCHW gives.
+ */
+async function augment(
+  images: DecodedImage[],
+  cfg: AugmentConfig | undefined,
+  draws?: AugmentDraw[],
+): Promise<Uint8Array[]> {
+  const { height: h, width: w } = images[0];
+  const key = JSON.stringify([h, w, cfg]);
+  if (!sessions.has(key))
+    sessions.set(key, Session.create(buildAugmentGraph([h, w], IMAGENET_PREPROCESS, cfg), { threads: 1 }));
+  const session = await sessions.get(key)!;
+  const feeds = augmentFeeds(
+    images.map((i) => i.rgb),
+    [h, w],
+    cfg,
+    draws,
+  );
+  const out = (await session.run(feeds))[AUGMENT_IO.output].data as Float32Array;
+  const levels = toCHW(
+    Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3)),
+    [1, 256],
+    IMAGENET_PREPROCESS,
+  );
+  const byte = [0, 1, 2].map(
+    (c) => new Map([...levels.subarray(256 * c, 256 * c + 256)].map((v, i) => [v, i])),
+  );
+  const plane = h * w;
+  return images.map((_, n) => {
+    const rgb = new Uint8Array(plane * 3);
+    for (let c = 0; c < 3; c++)
+      for (let i = 0; i < plane; i++) {
+        const v = byte[c].get(out[(n * 3 + c) * plane + i]);
+        assert.ok(v !== undefined, `output ${out[(n * 3 + c) * plane + i]} is no normalised byte`);
+        rgb[i * 3 + c] = v;
+      }
+    return rgb;
+  });
+}
+
+const one = async (img: DecodedImage, cfg: AugmentConfig | undefined, draw?: AugmentDraw) => ({
+  ...img,
+  rgb: (await augment([img], cfg, draw && [draw]))[0],
+});
+const rotate = (img: DecodedImage, degrees: number) =>
+  one(img, { ...OFF, rotate: 180 }, { flip: false, degrees });
+const hflip = (img: DecodedImage) => one(img, { ...OFF, hflip: 1 }, { flip: true, degrees: 0 });
+type Adjustment = 'brightness' | 'contrast' | 'saturation' | 'hue';
+const ORDER: Adjustment[] = ['brightness', 'contrast', 'saturation', 'hue'];
+/** One colour adjustment alone. */
+const adjust = (kind: Adjustment) => (img: DecodedImage, factor: number) =>
+  one(
+    img,
+    { ...OFF, jitter: { ...OFF.jitter, [kind]: kind === 'hue' ? 0.5 : 1 } },
+    { flip: false, degrees: 0, jitter: { order: [0, 1, 2, 3], [kind]: factor } },
+  );
+const [adjustBrightness, adjustContrast, adjustSaturation, adjustHue] = ORDER.map(adjust);
+
+test('normalisation alone is toCHW, float32 as torchvision: every byte value of every channel', async () => {
+  const img = image(256, 2, (x, y, c) => (y === 0 ? x : 255 - x) ^ (c * 85));
+  assert.deepEqual((await augment([img], undefined))[0], img.rgb);
+  const session = await Session.create(buildAugmentGraph([2, 256], IMAGENET_PREPROCESS), { threads: 1 });
+  const out = await session.run(augmentFeeds([img.rgb], [2, 256]));
+  assert.deepEqual(out[AUGMENT_IO.output].data, toCHW(img.rgb, [2, 256], IMAGENET_PREPROCESS));
+  // torchvision's ToTensor + Normalize of 255 in channel 0, in float32: (1 − 0.485)/0.229.
+  const f = Math.fround;
+  assert.equal(
+    toCHW(Uint8Array.of(255, 0, 0), [1, 1], IMAGENET_PREPROCESS)[0],
+    f(f(1 - f(0.485)) / f(0.229)),
+  );
+  await session.release();
+});
+
+test('hflip mirrors each row', async () => {
   const img = numbered(3, 2);
-  const out = hflip(img);
+  const out = await hflip(img);
   for (let y = 0; y < 2; y++) for (let x = 0; x < 3; x++) assert.deepEqual(at(out, x, y), at(img, 2 - x, y));
 });
 
-test('rotate by ±90° and 180° moves pixels exactly where torchvision puts them', () => {
+test('rotate by ±90° and 180° moves pixels exactly where torchvision puts them', async () => {
   for (const n of [4, 5]) {
     const img = numbered(n, n);
-    const [ccw, cw, half] = [rotate(img, 90), rotate(img, -90), rotate(img, 180)];
+    const [ccw, cw, half] = [await rotate(img, 90), await rotate(img, -90), await rotate(img, 180)];
     for (let y = 0; y < n; y++)
       for (let x = 0; x < n; x++) {
         // Positive angles turn counter-clockwise on screen: the top-right pixel lands top-left.
@@ -57,7 +142,7 @@ test('rotate by ±90° and 180° moves pixels exactly where torchvision puts the
   }
   // Not square, expand=False: a 6x4 turned 90° about its centre keeps 4 columns and blacks out 1 on each side.
   const img = numbered(6, 4);
-  const out = rotate(img, 90);
+  const out = await rotate(img, 90);
   for (let y = 0; y < 4; y++)
     for (let x = 0; x < 6; x++) {
       assert.deepEqual(
@@ -66,13 +151,13 @@ test('rotate by ±90° and 180° moves pixels exactly where torchvision puts the
         `6x4 (${x},${y})`,
       );
     }
-  assert.deepEqual(rotate(img, 0).rgb, img.rgb);
+  assert.deepEqual((await rotate(img, 0)).rgb, img.rgb);
 });
 
-test('a 10° rotation keeps the centre and blacks out the corners', () => {
+test('a 10° rotation keeps the centre and blacks out the corners', async () => {
   const white = image(32, 32, () => 255);
   for (const angle of [10, -10]) {
-    const out = rotate(white, angle);
+    const out = await rotate(white, angle);
     for (const [x, y] of [
       [0, 0],
       [31, 0],
@@ -92,52 +177,44 @@ test('a 10° rotation keeps the centre and blacks out the corners', () => {
   }
 });
 
-test('nearest-pixel rounding is half to even, as torch.round', () => {
-  assert.deepEqual(
-    [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4, 2.6].map(roundHalfEven),
-    [-2, -2, -0, 0, 2, 2, 2, 3],
-  );
-});
-
-test('brightness blends with black: 0 is black, 1 is identity, results truncate and clamp', () => {
+test('brightness blends with black: 0 is black, 1 is identity, results truncate and clamp', async () => {
   const img = pixels([201, 100, 3], [255, 128, 0]);
-  assert.deepEqual([...adjustBrightness(img, 0).rgb], [0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(adjustBrightness(img, 1).rgb, img.rgb);
-  assert.deepEqual([...adjustBrightness(img, 0.5).rgb], [100, 50, 1, 127, 64, 0]);
-  assert.deepEqual([...adjustBrightness(img, 2).rgb], [255, 200, 6, 255, 255, 0]);
+  assert.deepEqual([...(await adjustBrightness(img, 0)).rgb], [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual((await adjustBrightness(img, 1)).rgb, img.rgb);
+  assert.deepEqual([...(await adjustBrightness(img, 0.5)).rgb], [100, 50, 1, 127, 64, 0]);
+  assert.deepEqual([...(await adjustBrightness(img, 2)).rgb], [255, 200, 6, 255, 255, 0]);
 });
 
-test('contrast 0 gives the uniform mean grey; saturation 0 gives the grey image', () => {
+test('contrast 0 gives the uniform mean grey; saturation 0 gives the grey image', async () => {
   // Greys 0.2989·255 → 76 and 0.114·255 → 29 (torch truncates to uint8), mean 52.5 → 52.
   const img = pixels([255, 0, 0], [0, 0, 255]);
-  assert.deepEqual([...adjustContrast(img, 0).rgb], [52, 52, 52, 52, 52, 52]);
-  assert.deepEqual([...adjustSaturation(img, 0).rgb], [76, 76, 76, 29, 29, 29]);
+  assert.deepEqual([...(await adjustContrast(img, 0)).rgb], [52, 52, 52, 52, 52, 52]);
+  assert.deepEqual([...(await adjustSaturation(img, 0)).rgb], [76, 76, 76, 29, 29, 29]);
   // Weights summing to 0.9999 make torchvision's grey of white 254.
-  assert.deepEqual([...adjustSaturation(pixels([255, 255, 255]), 0).rgb], [254, 254, 254]);
+  assert.deepEqual([...(await adjustSaturation(pixels([255, 255, 255]), 0)).rgb], [254, 254, 254]);
   const rand = noise(7, 5, 1);
-  assert.deepEqual(adjustContrast(rand, 1).rgb, rand.rgb);
-  assert.deepEqual(adjustSaturation(rand, 1).rgb, rand.rgb);
+  assert.deepEqual((await adjustContrast(rand, 1)).rgb, rand.rgb);
+  assert.deepEqual((await adjustSaturation(rand, 1)).rgb, rand.rgb);
   // Above 1 they push away from the grey and clamp.
-  assert.deepEqual([...adjustSaturation(pixels([200, 100, 50]), 2).rgb], [255, 76, 0]); // grey 124: 2·x − 124
+  assert.deepEqual([...(await adjustSaturation(pixels([200, 100, 50]), 2)).rgb], [255, 76, 0]); // grey 124: 2·x − 124
 });
 
-test('hue: a half turn makes red cyan, a third makes red green, zero changes nothing', () => {
+test('hue: a half turn makes red cyan, a third makes red green, zero changes nothing', async () => {
   const primaries = pixels([255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]);
   assert.deepEqual(
-    [...adjustHue(primaries, 0.5).rgb],
+    [...(await adjustHue(primaries, 0.5)).rgb],
     [0, 255, 255, 255, 0, 255, 255, 255, 0, 128, 128, 128],
   );
-  assert.deepEqual([...adjustHue(primaries, -0.5).rgb], [...adjustHue(primaries, 0.5).rgb]);
-  assert.deepEqual([...adjustHue(pixels([255, 0, 0]), 1 / 3).rgb], [0, 255, 0]);
-  assert.deepEqual([...adjustHue(pixels([255, 0, 0]), -1 / 3).rgb], [0, 0, 255]);
+  assert.deepEqual([...(await adjustHue(primaries, -0.5)).rgb], [...(await adjustHue(primaries, 0.5)).rgb]);
+  assert.deepEqual([...(await adjustHue(pixels([255, 0, 0]), 1 / 3)).rgb], [0, 255, 0]);
+  assert.deepEqual([...(await adjustHue(pixels([255, 0, 0]), -1 / 3)).rgb], [0, 0, 255]);
   for (const seed of [1, 2, 3]) {
     const rand = noise(16, 16, seed);
-    assert.deepEqual(adjustHue(rand, 0).rgb, rand.rgb);
-    assert.deepEqual(adjustHue(rand, -0).rgb, rand.rgb);
+    assert.deepEqual((await adjustHue(rand, 0)).rgb, rand.rgb);
+    assert.deepEqual((await adjustHue(rand, -0)).rgb, rand.rgb);
   }
   const greys = image(256, 1, (x) => x);
-  assert.deepEqual(adjustHue(greys, 0.3).rgb, greys.rgb, 'greys have no hue');
-  assert.throws(() => adjustHue(greys, 0.6), { message: 'adjustHue: factor 0.6 is not in [-0.5, 0.5]' });
+  assert.deepEqual((await adjustHue(greys, 0.3)).rgb, greys.rgb, 'greys have no hue');
 });
 
 test("ColorJitter's draws: factors within their ranges, every order, nothing for a switched-off adjustment", () => {
@@ -162,53 +239,99 @@ test("ColorJitter's draws: factors within their ranges, every order, nothing for
   assert.ok(strong.brightness! >= 0, 'factors never go below 0');
 });
 
-test('the adjustments run in the drawn order', () => {
-  const img = noise(6, 6, 9);
-  const params = { order: [3, 0, 2, 1], brightness: 1.15, contrast: 0.85, saturation: 1.2, hue: 0.07 };
-  const manual = adjustContrast(adjustSaturation(adjustBrightness(adjustHue(img, 0.07), 1.15), 1.2), 0.85);
-  assert.deepEqual(applyJitter(img, params).rgb, manual.rgb);
-  assert.notDeepEqual(applyJitter(img, { ...params, order: [0, 1, 2, 3] }).rgb, manual.rgb);
+test('the adjustments run in the drawn order: the batch graph equals one adjustment at a time', async () => {
+  const jitter = { brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0.1 };
+  const cfg: AugmentConfig = { hflip: 0.5, rotate: 10, jitter };
+  // Every hue position, flips and angles, in one batch (the graph groups it by hue position).
+  const params: JitterParams[] = [
+    { order: [3, 0, 2, 1], brightness: 1.15, contrast: 0.85, saturation: 1.2, hue: 0.07 },
+    { order: [0, 3, 1, 2], brightness: 0.9, contrast: 1.1, saturation: 0.75, hue: -0.09 },
+    { order: [1, 2, 3, 0], brightness: 1.25, contrast: 0.8, saturation: 1.3, hue: 0.03 },
+    { order: [2, 1, 0, 3], brightness: 0.8, contrast: 1.2, saturation: 0.9, hue: -0.02 },
+    { order: [3, 2, 1, 0], brightness: 1.05, contrast: 0.95, saturation: 1.1, hue: 0.1 },
+  ];
+  const draws = params.map((j, i) => ({ flip: i % 2 === 0, degrees: 9.5 - 4.1 * i, jitter: j }));
+  const imgs = params.map((_, i) => noise(12, 10, 20 + i));
+  const batch = await augment(imgs, cfg, draws);
+  for (const [i, d] of draws.entries()) {
+    let step: DecodedImage = await one(
+      imgs[i],
+      { ...OFF, hflip: 1, rotate: 10 },
+      { ...d, jitter: undefined },
+    );
+    for (const k of d.jitter.order) step = await adjust(ORDER[k])(step, d.jitter[ORDER[k]]!);
+    assert.deepEqual(batch[i], step.rgb, `image ${i}`);
+  }
+  const reordered = await augment(
+    imgs,
+    cfg,
+    draws.map((d) => ({ ...d, jitter: { ...d.jitter, order: [0, 1, 2, 3] } })),
+  );
+  assert.notDeepEqual(reordered[0], batch[0]);
 });
 
-test('Augmenter: flip → rotation → jitter from one generator, deterministic per seed, input untouched', () => {
-  const img = noise(24, 20, 4);
-  const before = img.rgb.slice();
-  const aug = new Augmenter(SEED_AUGMENT);
-  const a = aug.apply(img, new Rng(42));
-  assert.deepEqual(aug.apply(img, new Rng(42)).rgb, a.rgb, 'same seed, same bytes');
-  assert.notDeepEqual(aug.apply(img, new Rng(43)).rgb, a.rgb);
-  assert.deepEqual(img.rgb, before);
-  // The same draws by hand.
+test('the same graph runs in onnxruntime-web (WebAssembly), for in-browser training, with the same numbers', async () => {
+  const cfg = SEED_AUGMENT;
+  const imgs = [0, 1, 2, 3, 4, 5].map((i) => noise(12, 10, 40 + i));
+  const draws = imgs.map((_, i) => drawAugment(cfg, new Rng(7 + i)));
+  const graph = buildAugmentGraph([10, 12], IMAGENET_PREPROCESS, cfg);
+  const feeds = augmentFeeds(
+    imgs.map((i) => i.rgb),
+    [10, 12],
+    cfg,
+    draws,
+  );
+  const node = await Session.create(graph, { threads: 1 });
+  const want = (await node.run(feeds))[AUGMENT_IO.output].data;
+  await node.release();
+  const web = await import('onnxruntime-web');
+  web.env.wasm.numThreads = 1;
+  const session = await web.InferenceSession.create(toOnnxBytes(graph), { executionProviders: ['wasm'] });
+  const webFeeds = Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => [
+      name,
+      new web.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape),
+    ]),
+  );
+  const got = (await session.run(webFeeds))[AUGMENT_IO.output].data;
+  await session.release();
+  assert.ok(new Set(draws.map((d) => d.jitter!.order.indexOf(3))).size > 1, 'several hue positions');
+  assert.deepEqual(got, want);
+});
+
+test("drawAugment: torchvision's draws in its order (flip, angle, ColorJitter), deterministic per seed", () => {
+  const a = drawAugment(SEED_AUGMENT, new Rng(42));
+  assert.deepEqual(drawAugment(SEED_AUGMENT, new Rng(42)), a);
+  assert.notDeepEqual(drawAugment(SEED_AUGMENT, new Rng(43)), a);
   const rng = new Rng(42);
-  const flipped = randomHorizontalFlip(img, 0.5, rng);
-  const rotated = randomRotation(flipped, 10, rng);
-  assert.deepEqual(a.rgb, applyJitter(rotated, sampleJitter(SEED_AUGMENT.jitter, rng)).rgb);
-  // Everything off is the identity.
-  const off: AugmentConfig = {
-    hflip: 0,
-    rotate: 0,
-    jitter: { brightness: 0, contrast: 0, saturation: 0, hue: 0 },
-  };
-  assert.deepEqual(new Augmenter(off).apply(img, new Rng(1)).rgb, img.rgb);
-  // p = 1 always flips; p = 0.5 flips about half the time.
-  assert.deepEqual(randomHorizontalFlip(img, 1, new Rng(3)).rgb, hflip(img).rgb);
-  const flips = Array.from(
-    { length: 1000 },
-    (_, i) => randomHorizontalFlip(img, 0.5, new Rng(i)) !== img,
-  ).filter(Boolean).length;
-  assert.ok(flips > 430 && flips < 570, `${flips} flips in 1000`);
+  const flip = rng.next() < 0.5;
+  const degrees = rng.uniform(-10, 10);
+  assert.deepEqual(a, { flip, degrees, jitter: sampleJitter(SEED_AUGMENT.jitter, rng) });
+  // A transform that is off draws nothing.
+  assert.deepEqual(drawAugment(OFF, new Rng(1)), { flip: false, degrees: 0, jitter: undefined });
+  const flips = Array.from({ length: 1000 }, (_, i) => drawAugment(SEED_AUGMENT, new Rng(i)).flip);
+  const n = flips.filter(Boolean).length;
+  assert.ok(n > 430 && n < 570, `${n} flips in 1000`);
+  assert.ok(
+    Array.from({ length: 100 }, (_, i) => drawAugment({ ...OFF, hflip: 1 }, new Rng(i)).flip).every(Boolean),
+  );
 });
 
-test('Augmenter refuses impossible settings', () => {
+test('bad settings and mismatched feeds are refused with one line', () => {
   assert.throws(
-    () => new Augmenter({ hflip: 1.5, rotate: 10, jitter: { ...SEED_AUGMENT.jitter, hue: 0.7 } }),
+    () => checkAugmentConfig({ hflip: 1.5, rotate: 10, jitter: { ...SEED_AUGMENT.jitter, hue: 0.7 } }),
     {
       message: 'augmentation: hflip 1.5 must be a probability in [0, 1]; jitter hue 0.7 must be in [0, 0.5]',
     },
   );
+  const img = noise(4, 3, 1);
+  assert.throws(() => augmentFeeds([img.rgb], [3, 4], SEED_AUGMENT, []), {
+    message: 'augmentFeeds: 0 draws for 1 images',
+  });
+  assert.throws(() => augmentFeeds([img.rgb], [4, 4]), { message: 'augmentFeeds: image 0 is not 4x4 RGB' });
 });
 
-test("bit-exact with torchvision's own rotate and colour ops (recorded fixture)", () => {
+test("bit-exact with torchvision's own rotate and colour ops (recorded fixture)", async () => {
   // Made by torchvision's functional ops on uint8 tensors; see the fixture's "source".
   const fixture = JSON.parse(
     readFileSync(new URL('../../../test/data/torchvision-parity.json', import.meta.url), 'utf8'),
@@ -221,7 +344,7 @@ test("bit-exact with torchvision's own rotate and colour ops (recorded fixture)"
       cases: { op: string; x: number; rgb: string }[];
     }[];
   };
-  const ops: Record<string, (img: DecodedImage, x: number) => DecodedImage> = {
+  const ops: Record<string, (img: DecodedImage, x: number) => Promise<DecodedImage>> = {
     rotate,
     brightness: adjustBrightness,
     contrast: adjustContrast,
@@ -233,7 +356,7 @@ test("bit-exact with torchvision's own rotate and colour ops (recorded fixture)"
     const img = { height, width, rgb: new Uint8Array(Buffer.from(rgb, 'base64')) };
     for (const c of list) {
       assert.deepEqual(
-        ops[c.op](img, c.x).rgb,
+        (await ops[c.op](img, c.x)).rgb,
         new Uint8Array(Buffer.from(c.rgb, 'base64')),
         `${name} ${c.op} ${c.x}`,
       );

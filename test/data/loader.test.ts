@@ -9,6 +9,7 @@ import { decodeResized } from '../../src/data/image.js';
 import { toCHW } from '../../src/data/to-chw.js';
 import { labelFromFileName } from '../../src/data/labels.js';
 import { type Batch, BatchLoader, type LoaderOptions } from '../../src/data/loader.js';
+import { MemoryBatches } from '../../src/data/memory-batches.js';
 import type { Sample } from '../../src/data/sample.js';
 import { IMAGENET_PREPROCESS, type Preprocess } from '../../src/models/backbone.js';
 import { sharedPath } from '../helpers/shared.js';
@@ -50,7 +51,7 @@ async function collect(opts: Partial<LoaderOptions>, epochs = [0]): Promise<Batc
 }
 
 test('eval batches: [N,3,H,W], last batch short, labels follow paths, pixels = decodeResized + toCHW', async () => {
-  const [batches] = await collect({ workers: 2 });
+  const [batches] = await collect({});
   assert.deepEqual(
     batches.map((b) => b.input.shape),
     [
@@ -77,17 +78,40 @@ test('eval batches: [N,3,H,W], last batch short, labels follow paths, pixels = d
   }
 });
 
-test('augmented batches are identical for any worker count and prefetch depth', async () => {
+test('augmented batches are identical for any thread count and prefetch depth', async () => {
   const opts = { augment: SEED_AUGMENT, shuffle: true, seed: 7 };
-  const a = await collect({ ...opts, workers: 1, prefetch: 1 }, [0, 1]);
-  const b = await collect({ ...opts, workers: 3, prefetch: 3 }, [0, 1]);
+  const a = await collect({ ...opts, threads: 1, prefetch: 0 }, [0, 1]);
+  const b = await collect({ ...opts, threads: 2, prefetch: 3 }, [0, 1]);
   assert.deepEqual(a, b);
-  const plain = await collect({ shuffle: true, seed: 7, workers: 1 }, [0]);
+  const plain = await collect({ shuffle: true, seed: 7 }, [0]);
   assert.deepEqual(plain[0][0].paths, a[0][0].paths, 'augmentation does not change the order');
   assert.notDeepEqual(plain[0][0].input.data, a[0][0].input.data, 'but changes the pixels');
   assert.notDeepEqual(
     a[0][0].input.data,
     a[1].flat().find((x) => x.paths[0] === a[0][0].paths[0])?.input.data,
+  );
+});
+
+test("MemoryBatches (the browser's worker) serves the loader's batches from the same decoded images", async () => {
+  const opts = { preprocess, batchSize: 4, augment: SEED_AUGMENT, shuffle: true, seed: 7 };
+  const want = await collect(opts, [0, 1]);
+  const checked = await checkImages(await samples, { onBadImage: 'fail', size: preprocess.size });
+  const memory = await MemoryBatches.open(
+    checked.images,
+    Int32Array.from(checked.samples, (s) => s.label),
+    checked.samples.map((s) => s.path),
+    opts,
+  );
+  try {
+    assert.equal(memory.batchesPerEpoch, 3);
+    assert.deepEqual([await drain(memory.epoch(0)), await drain(memory.epoch(1))], want);
+    assert.deepEqual(await drain(memory.epoch(1, 2)), want[1].slice(2));
+  } finally {
+    await memory.release();
+  }
+  await assert.rejects(
+    MemoryBatches.open(checked.images, new Int32Array(3), [], opts),
+    /^Error: MemoryBatches: 10 images, 3 labels, 0 names$/,
   );
 });
 
@@ -144,7 +168,7 @@ test("bad images: 'fail' refuses to open, 'skip' serves the rest and lists the s
 test('bad settings are refused before any work', async () => {
   const base = { samples: await samples, preprocess, batchSize: 4 };
   await assert.rejects(BatchLoader.open({ ...base, batchSize: 0 }), {
-    message: 'loader: batchSize must be a positive integer, got 0',
+    message: 'loader: batchSize must be an integer ≥ 1, got 0',
   });
   await assert.rejects(BatchLoader.open({ ...base, augment: { ...SEED_AUGMENT, hflip: 2 } }), {
     message: 'augmentation: hflip 2 must be a probability in [0, 1]',
@@ -158,7 +182,6 @@ test('pre-checked images are reused, waiting time is counted, stopping early is 
     preprocess,
     batchSize: 3,
     checked,
-    workers: 1,
   });
   try {
     assert.equal(loader.decodeMs, 0);
@@ -176,7 +199,7 @@ test('pre-checked images are reused, waiting time is counted, stopping early is 
   } finally {
     await loader.close();
   }
-  await assert.rejects(drain(loader.epoch(0)), /worker pool closed/);
+  await assert.rejects(drain(loader.epoch(0)), { message: 'loader: closed' });
 });
 
 test('a process that never closes its loader still exits', async () => {
@@ -186,7 +209,7 @@ test('a process that never closes its loader still exits', async () => {
     'forgetful.mjs',
     `import { BatchLoader } from '${loaderUrl}';
 const samples = ${JSON.stringify((await samples).slice(0, 4))};
-const loader = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 2, workers: 2 });
+const loader = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 2 });
 for await (const b of loader.epoch(0)) console.log(b.input.shape.join('x'));`,
   );
   const out = execFileSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
@@ -199,7 +222,7 @@ test('batches from the real Training folder', { skip: real.skip }, async () => {
   const train = discoverDataset(real.path, { seed: 1 }).splits.train.filter((_, i) => i % 12 === 0);
   const open = (o: Partial<LoaderOptions>) =>
     BatchLoader.open({ samples: train, preprocess: IMAGENET_PREPROCESS, batchSize: 16, ...o });
-  const evalLoader = await open({ workers: 2 });
+  const evalLoader = await open({});
   const [first] = await drain(evalLoader.epoch(0));
   await evalLoader.close();
   assert.deepEqual(first.input.shape, [16, 3, 224, 224]);
@@ -211,8 +234,8 @@ test('batches from the real Training folder', { skip: real.skip }, async () => {
   const want = toCHW((await decodeResized(first.paths[5], size)).rgb, size, IMAGENET_PREPROCESS);
   assert.deepEqual(first.input.data.subarray(5 * want.length, 6 * want.length), want);
 
-  const batches = async (workers: number) => {
-    const loader = await open({ workers, augment: SEED_AUGMENT, shuffle: true, seed: 5 });
+  const batches = async (threads: number) => {
+    const loader = await open({ threads, augment: SEED_AUGMENT, shuffle: true, seed: 5 });
     try {
       return await drain(loader.epoch(0));
     } finally {

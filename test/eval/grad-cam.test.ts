@@ -53,7 +53,6 @@ function writeRun(name: string, backbone: Graph, [weight, bias]: Head, preproces
     data: 'synthetic',
     out: dir,
     threads: 1,
-    workers: 1,
     backbone: name,
     targets: 'none',
     classes: CLASSES,

@@ -60,7 +60,6 @@ export async function makeMobileNetRun(dir: string, backbonePath: string, data: 
     data,
     out: dir,
     threads: 1,
-    workers: 1,
     epochs: 1,
     rank: 4,
     alpha: 8,

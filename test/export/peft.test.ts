@@ -49,7 +49,7 @@ for (const rslora of [false, true]) {
           '--image-size',
           '64',
         ],
-        ...['--threads', '2', '--workers', '1', '--seed', '3', ...(rslora ? ['--rslora'] : [])],
+        ...['--threads', '2', '--seed', '3', ...(rslora ? ['--rslora'] : [])],
       ]);
       assert.equal(r.code, 0, r.stderr);
       const out = join(dir, `peft-${rslora}`);

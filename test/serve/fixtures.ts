@@ -40,7 +40,6 @@ export async function makeRunFolder(
     data: 'synthetic',
     out: dir,
     threads: 1,
-    workers: 1,
     epochs: 1,
     rank: 4,
     alpha: 8,

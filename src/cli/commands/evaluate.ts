@@ -39,7 +39,6 @@ export function evaluateCommand(): Command {
     .option('--tta', 'average with the mirrored image (default: as trained)')
     .option('--batch <n>', 'batch size', parse.int(1), 32)
     .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
-    .option('--workers <n>', 'data loading worker threads', parse.int(1), 1)
     .addOption(
       new Option('--on-bad-image <policy>', 'corrupt or unreadable images')
         .choices(['skip', 'fail'])

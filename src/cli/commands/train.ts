@@ -60,12 +60,6 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--tta', 'test-time flip: average with the mirrored image on validation', d.tta)
     .option('--seed <n>', 'random seed', parse.int(0), d.seed)
     .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
-    .option(
-      '--workers <n>',
-      'data loading worker threads',
-      parse.int(1),
-      Math.max(1, availableParallelism() - 1),
-    )
     .addOption(
       new Option('--on-bad-image <policy>', 'corrupt or unreadable images')
         .choices(['skip', 'fail'])
@@ -178,7 +172,6 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
     tta: Boolean(o.tta),
     seed: o.seed,
     threads: o.threads,
-    workers: o.workers,
     onBadImage: o.onBadImage,
     splitFractions: split,
     keep: o.keep,
