@@ -4,6 +4,8 @@
 
 /* global document, window, fetch, URL, Blob, Worker, indexedDB */
 
+import { droppedDataset } from './lib/folders.js';
+
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
 const CLASSES = [0, 1];
@@ -58,6 +60,7 @@ function renderClass(c) {
 const isImageName = (name) => /\.(jpe?g|png|webp|bmp|gif|avif)$/i.test(name);
 
 function addPhotos(c, files) {
+  leaveDataset();
   const known = new Set(photos[c].map((p) => p.name));
   for (const file of files) {
     const name = file.webkitRelativePath || file.relativePath || file.name;
@@ -68,8 +71,8 @@ function addPhotos(c, files) {
   renderClass(c);
 }
 
-/** Every file under a dropped entry (folders walked), with its path from the drop. */
-async function filesOf(entry) {
+/** Every file under a dropped entry (folders walked), with its path from the drop; `dirs` gets each folder's path + '/'. */
+async function filesOf(entry, dirs = []) {
   if (entry.isFile)
     return [
       await new Promise((resolve, reject) =>
@@ -79,6 +82,7 @@ async function filesOf(entry) {
         }, reject),
       ),
     ];
+  dirs.push(`${entry.fullPath.replace(/^\//, '')}/`);
   const reader = entry.createReader();
   const all = [];
   for (;;) {
@@ -86,7 +90,110 @@ async function filesOf(entry) {
     if (batch.length === 0) break;
     all.push(...batch);
   }
-  return (await Promise.all(all.map(filesOf))).flat();
+  return (await Promise.all(all.map((e) => filesOf(e, dirs)))).flat();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A whole data set folder: found and split by the CLI's own discovery (lib/folders.js)
+
+/** The dropped data set: its files by path, every path (folders too), and what the CLI's discovery found. */
+let dataset = null;
+
+const pathOf = (file) => file.webkitRelativePath || file.relativePath || file.name;
+
+function loadDataset(files, dirs = []) {
+  for (const c of CLASSES) clearClass(c);
+  const byPath = new Map(files.map((f) => [pathOf(f), f]));
+  dataset = { byPath, paths: [...byPath.keys(), ...dirs], found: null };
+  refreshDataset();
+}
+
+/** Finds the dropped data set again (the seed decides the split of an unsplit folder) and shows it. */
+function refreshDataset() {
+  const table = $('dataset-table');
+  if (!dataset) {
+    table.hidden = true;
+    delete table.dataset.splits;
+    return;
+  }
+  showError('');
+  try {
+    dataset.found = droppedDataset(dataset.paths, Number($('seed').value));
+  } catch (e) {
+    dataset.found = null;
+    table.hidden = true;
+    delete table.dataset.splits;
+    $('dataset-summary').textContent = '';
+    for (const c of CLASSES) clearClass(c);
+    showError(e.message);
+    return;
+  }
+  const ds = dataset.found;
+  const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
+  for (const c of CLASSES) {
+    $(`class-name-${c}`).value = ds.classes[c];
+    clearClass(c);
+    for (const [path, label] of all)
+      if (label === c) {
+        const file = dataset.byPath.get(path);
+        photos[c].push({ name: path, file, url: URL.createObjectURL(file) });
+      }
+    renderClass(c);
+  }
+  $('dataset-summary').textContent = `Data set: ${ds.layout}.`;
+  const head = document.createElement('tr');
+  for (const h of ['Split', ...ds.classes, 'Total'])
+    head.append(Object.assign(document.createElement('th'), { scope: 'col', textContent: h }));
+  table.tHead.replaceChildren(head);
+  table.tBodies[0].replaceChildren(
+    ...['train', 'val', 'test'].map((split) => {
+      const tr = document.createElement('tr');
+      const rows = ds.splits[split];
+      const counts = ds.classes.map((_, c) => rows.filter(([, l]) => l === c).length);
+      for (const v of [split, ...counts, rows.length])
+        tr.append(Object.assign(document.createElement('td'), { textContent: String(v) }));
+      return tr;
+    }),
+  );
+  table.dataset.splits = JSON.stringify(ds.splits);
+  table.hidden = false;
+}
+
+/** Photos added or removed per class: the data set's folders no longer decide the split. */
+function leaveDataset() {
+  if (!dataset) return;
+  dataset = null;
+  refreshDataset();
+  $('dataset-summary').textContent =
+    'Photos were changed per class, so the data set folder no longer decides the split: it is 64/16/20.';
+}
+
+$('dataset-folder').addEventListener('change', () => {
+  const input = $('dataset-folder');
+  loadDataset([...(input.files ?? [])]);
+  input.value = '';
+});
+{
+  const zone = $('drop-dataset');
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('dragging');
+    const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+    const dirs = [];
+    loadDataset((await Promise.all(entries.map((en) => filesOf(en, dirs)))).flat(), dirs);
+  });
+}
+$('seed').addEventListener('change', refreshDataset);
+
+function clearClass(c) {
+  for (const p of photos[c]) URL.revokeObjectURL(p.url);
+  photos[c] = [];
+  renderClass(c);
 }
 
 for (const c of CLASSES) {
@@ -113,9 +220,8 @@ for (const c of CLASSES) {
     addPhotos(c, files);
   });
   $(`clear-${c}`).addEventListener('click', () => {
-    for (const p of photos[c]) URL.revokeObjectURL(p.url);
-    photos[c] = [];
-    renderClass(c);
+    leaveDataset();
+    clearClass(c);
   });
   renderClass(c);
 }
@@ -291,6 +397,7 @@ function onReply(r) {
 
 $('train').addEventListener('click', async () => {
   if (training) return;
+  if (dataset && !dataset.found) return refreshDataset();
   showError('');
   const classes = CLASSES.map((c) => $(`class-name-${c}`).value.trim());
   if (classes.some((n) => !n)) return showError('every class needs a name');
@@ -317,6 +424,7 @@ $('train').addEventListener('click', async () => {
         backboneName: backbone.name,
         classes,
         photos: CLASSES.flatMap((c) => photos[c].map((p) => ({ name: p.name, label: c, blob: p.file }))),
+        ...(dataset?.found ? { dataset: datasetSplit(dataset.found) } : {}),
         settings: settings(),
       },
       [backbone.bytes],
@@ -325,6 +433,12 @@ $('train').addEventListener('click', async () => {
     showError(e.message);
     endTraining();
   }
+});
+
+/** The dropped data set's split for the worker: photo names per split, and how it was found. */
+const datasetSplit = (ds) => ({
+  ...Object.fromEntries(['train', 'val', 'test'].map((k) => [k, ds.splits[k].map(([path]) => path)])),
+  layout: ds.layout,
 });
 
 $('stop').addEventListener('click', () => {

@@ -40,6 +40,8 @@ export type Request =
       backboneName: string;
       classes: string[];
       photos: { name: string; label: number; blob: Blob }[];
+      /** A dropped data set's own split (photo names per split, as the CLI found it), and its layout. */
+      dataset?: { train: string[]; val: string[]; test: string[]; layout: string };
       /** Recipe settings the page offers; every other one is the CLI's default. */
       settings: Partial<
         Pick<TrainConfig, 'epochs' | 'batch' | 'lr' | 'rank' | 'alpha' | 'seed' | 'imageSize'>
@@ -125,14 +127,14 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`${dup}: added twice; every photo needs its own file name`);
   const samples = r.photos.map((p) => ({ path: p.name, label: p.label }));
-  const [trainSet, valSet, testSet] = splitUnsplit(
-    samples,
-    r.classes,
-    DEFAULT_SPLIT_FRACTIONS,
-    c.seed,
-    'the photos',
-  );
-  const layout = `${r.photos.length} photos added in the browser, split ${splitShares(DEFAULT_SPLIT_FRACTIONS)} stratified (seed ${c.seed})`;
+  const labelOf = new Map(samples.map((s) => [s.path, s.label]));
+  const ds = r.dataset;
+  const [trainSet, valSet, testSet] = ds
+    ? [ds.train, ds.val, ds.test].map((names) => names.map((path) => ({ path, label: labelOf.get(path)! })))
+    : splitUnsplit(samples, r.classes, DEFAULT_SPLIT_FRACTIONS, c.seed, 'the photos');
+  const layout =
+    ds?.layout ??
+    `${r.photos.length} photos added in the browser, split ${splitShares(DEFAULT_SPLIT_FRACTIONS)} stratified (seed ${c.seed})`;
   const paths = (s: Sample[]) => s.map((x) => x.path);
   post({ type: 'split', train: paths(trainSet), val: paths(valSet), test: paths(testSet), layout });
 

@@ -10,11 +10,17 @@ import { listFromPaths } from './folder-listing.js';
  * sample paths are the given paths.
  */
 export function discoverDropped(paths: string[], opts: DiscoverOptions): Dataset {
-  const clean = paths.map((p) => p.replace(/^\/+/, ''));
-  const first = (p: string) => (p.includes('/') ? p.slice(0, p.indexOf('/')) : undefined);
-  const top = first(clean[0] ?? '');
-  const one = top !== undefined && clean.every((p) => first(p) === top);
-  const root = one ? top : '';
-  const rel = one ? clean.map((p) => p.slice(top.length + 1)) : clean;
+  const root = droppedRoot(paths);
+  const rel = paths.map((p) => p.replace(/^\/+/, '').slice(root ? root.length + 1 : 0));
   return discoverLayout(root, listFromPaths(root, rel), opts);
+}
+
+/** The dropped folder's name when one folder was dropped, else '' (the drop itself is the root). */
+export function droppedRoot(paths: string[]): string {
+  const first = (p: string) => {
+    const clean = p.replace(/^\/+/, '');
+    return clean.includes('/') ? clean.slice(0, clean.indexOf('/')) : undefined;
+  };
+  const top = first(paths[0] ?? '');
+  return top !== undefined && paths.every((p) => first(p) === top) ? top : '';
 }
