@@ -2,7 +2,7 @@
 // project's own trainer on onnxruntime-web), live progress, then the run folder's files to download,
 // predictions on new photos, and a copy saved in IndexedDB. No framework, no build step for this file.
 
-/* global document, window, fetch, URL, Blob, Worker, indexedDB */
+/* global document, window, navigator, fetch, URL, Blob, File, Worker, OffscreenCanvas, indexedDB */
 
 import { droppedDataset } from './lib/folders.js';
 
@@ -227,6 +227,69 @@ for (const c of CLASSES) {
 }
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
+
+// ---------------------------------------------------------------------------------------------------
+// Webcam frames, into the class whose button opened it (getUserMedia needs https or localhost)
+
+let stream = null;
+let cameraClass = 0;
+let captured = 0;
+
+const className = (c) => $(`class-name-${c}`).value.trim() || `class ${c + 1}`;
+
+function stopCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  $('camera-video').srcObject = null;
+  $('camera').hidden = true;
+}
+
+if (!navigator.mediaDevices?.getUserMedia) {
+  const why = 'The webcam needs a secure page (https, or http on localhost); add photos from files instead.';
+  for (const c of CLASSES) {
+    $(`webcam-${c}`).disabled = true;
+    $(`webcam-${c}`).title = why;
+  }
+  $('webcam-note').textContent = why;
+  $('webcam-note').hidden = false;
+}
+
+for (const c of CLASSES)
+  $(`webcam-${c}`).addEventListener('click', async () => {
+    cameraClass = c;
+    $('camera-capture').textContent = `Capture a photo of ${className(c)}`;
+    if (!stream) {
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+      } catch (e) {
+        $('webcam-note').textContent = `Cannot use the webcam: ${e.message}`;
+        $('webcam-note').hidden = false;
+        return;
+      }
+      $('camera-video').srcObject = stream;
+      $('camera').hidden = false;
+      $('webcam-note').hidden = true;
+    }
+    $('camera-capture').focus();
+  });
+
+$('camera-capture').addEventListener('click', async () => {
+  const video = $('camera-video');
+  const { videoWidth: w, videoHeight: h } = video;
+  if (!w || !h) return setStatus('The webcam has no picture yet; try again in a moment.');
+  const canvas = new OffscreenCanvas(w, h);
+  canvas.getContext('2d').drawImage(video, 0, 0, w, h);
+  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
+  const c = cameraClass;
+  const name = `webcam-${className(c)}-${Date.now()}-${++captured}.jpg`;
+  addPhotos(c, [new File([blob], name, { type: 'image/jpeg' })]);
+  setStatus(`Captured a photo of ${className(c)}.`);
+});
+
+$('camera-stop').addEventListener('click', () => {
+  stopCamera();
+  $(`webcam-${cameraClass}`).focus();
+});
 
 // ---------------------------------------------------------------------------------------------------
 // The backbone: the server's, or a file the user picks

@@ -363,3 +363,31 @@ test(
     assert.deepEqual(problems, []);
   },
 );
+
+test(
+  'a webcam frame is captured into the class whose button opened the webcam',
+  { skip, timeout: 60_000 },
+  async () => {
+    // launchChromium gives a synthetic camera that needs no permission prompt.
+    await clearPhotos();
+    await page.fill('#class-name-1', 'smoking');
+    await page.click('#webcam-1');
+    await page.waitForFunction(() => document.getElementById('camera-video').videoWidth > 0);
+    assert.equal(await page.textContent('#camera-capture'), 'Capture a photo of smoking');
+    await page.click('#camera-capture');
+    await page.waitForFunction(() => document.body.dataset.photos1 === '1');
+    await page.click('#camera-capture');
+    await page.waitForFunction(() => document.body.dataset.photos1 === '2');
+    assert.equal(await page.textContent('#count-0'), 'No photos yet.');
+    assert.equal(await page.textContent('#count-1'), '2 photos');
+    // The frame is a real photo: its thumbnail decodes.
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#thumbs-1 img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    assert.match((await page.getAttribute('#thumbs-1 img', 'alt'))!, /^webcam-smoking-\d+-\d+\.jpg$/);
+    await page.click('#camera-stop');
+    assert.equal(await page.isHidden('#camera'), true);
+    assert.deepEqual(problems, []);
+  },
+);
