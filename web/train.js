@@ -2,7 +2,7 @@
 // project's own trainer on onnxruntime-web), live progress, then the run folder's files to download,
 // predictions on new photos, and a copy saved in IndexedDB. No framework, no build step for this file.
 
-/* global document, window, navigator, fetch, URL, Blob, File, Worker, OffscreenCanvas, indexedDB */
+/* global document, window, navigator, fetch, URL, Blob, File, Worker, OffscreenCanvas, ImageData, createImageBitmap, indexedDB */
 
 import { droppedDataset } from './lib/folders.js';
 
@@ -448,8 +448,12 @@ function onReply(r) {
       `${r.status === 'interrupted' ? 'Stopped' : 'Finished'}: kept epoch ${r.keptEpoch}; validation accuracy ${pct(r.metrics.accuracy)}, log loss ${r.metrics.log_loss.toFixed(4)}.`,
     );
     showResult({ files: r.files, zip: r.zip, metrics: r.metrics, history: r.history, savedAt: null });
-  } else if (r.type === 'ready') document.body.dataset.predictor = 'ready';
-  else if (r.type === 'prediction') showPrediction(r);
+  } else if (r.type === 'ready') {
+    document.body.dataset.predictor = 'ready';
+    $('heat-note').textContent = r.noHeatMap
+      ? `Predictions come without a heat map: ${r.noHeatMap}`
+      : 'Each prediction comes with its Grad-CAM heat map: warm colours mark what raised the positive class.';
+  } else if (r.type === 'prediction') showPrediction(r);
   else if (r.type === 'error') {
     if (r.id !== undefined) return showPrediction({ id: r.id, error: r.message });
     showError(r.message);
@@ -583,9 +587,10 @@ let nextId = 0;
 const pending = new Map();
 
 function showPrediction(r) {
-  const li = pending.get(r.id);
-  if (!li) return;
+  const card = pending.get(r.id);
+  if (!card) return;
   pending.delete(r.id);
+  const { li } = card;
   li.dataset.state = r.error ? 'error' : 'done';
   const text = li.querySelector('.verdict');
   if (r.error) text.textContent = `could not check: ${r.error}`;
@@ -593,7 +598,45 @@ function showPrediction(r) {
     li.dataset.label = r.label;
     li.dataset.probability = String(r.probability);
     text.textContent = `${r.label}, P(${$(`class-name-1`).value.trim() || 'positive'}) ${pct(r.probability)} (${Math.round(r.ms)} ms)`;
+    if (r.heat) showOverlay(card, r.heat).catch((e) => text.append(`; no heat map: ${e.message}`));
   }
+}
+
+/**
+ * The Grad-CAM map over the photo, as the server's overlay: the map stretched over the whole photo
+ * (the model saw it resized without crop) and blended half and half; a button flips back to the photo.
+ */
+async function showOverlay(card, heat) {
+  const photo = await createImageBitmap(card.file, { imageOrientation: 'from-image' });
+  const layer = new OffscreenCanvas(heat.width, heat.height);
+  layer.getContext('2d').putImageData(new ImageData(heat.rgba, heat.width, heat.height), 0, 0);
+  const canvas = new OffscreenCanvas(photo.width, photo.height);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(photo, 0, 0);
+  ctx.globalAlpha = 0.5;
+  ctx.drawImage(layer, 0, 0, photo.width, photo.height);
+  photo.close();
+  const overlay = URL.createObjectURL(await canvas.convertToBlob({ type: 'image/png' }));
+  const positive = $('class-name-1').value.trim() || 'the positive class';
+  const heatAlt = `${card.file.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${positive})`;
+  card.img.src = overlay;
+  card.img.alt = heatAlt;
+  card.li.dataset.overlay = 'yes';
+  card.li.dataset.heatMean = String(heat.map.reduce((a, v) => a + v, 0) / heat.map.length);
+  const toggle = Object.assign(document.createElement('button'), {
+    type: 'button',
+    className: 'button subtle toggle-view',
+    textContent: 'Show the photo',
+  });
+  toggle.setAttribute('aria-pressed', 'false');
+  toggle.addEventListener('click', () => {
+    const showingHeat = toggle.getAttribute('aria-pressed') === 'false';
+    toggle.setAttribute('aria-pressed', String(showingHeat));
+    toggle.textContent = showingHeat ? 'Show the heat map' : 'Show the photo';
+    card.img.src = showingHeat ? card.photo : overlay;
+    card.img.alt = showingHeat ? `The photo ${card.file.name}` : heatAlt;
+  });
+  card.li.append(toggle);
 }
 
 $('predict-input').addEventListener('change', () => {
@@ -602,10 +645,8 @@ $('predict-input').addEventListener('change', () => {
     const id = nextId++;
     const li = document.createElement('li');
     li.dataset.state = 'pending';
-    const img = Object.assign(document.createElement('img'), {
-      src: URL.createObjectURL(file),
-      alt: file.name,
-    });
+    const photo = URL.createObjectURL(file);
+    const img = Object.assign(document.createElement('img'), { src: photo, alt: file.name });
     const name = Object.assign(document.createElement('span'), { className: 'name', textContent: file.name });
     const verdict = Object.assign(document.createElement('span'), {
       className: 'verdict',
@@ -613,7 +654,7 @@ $('predict-input').addEventListener('change', () => {
     });
     li.append(img, name, verdict);
     $('predictions').prepend(li);
-    pending.set(id, li);
+    pending.set(id, { li, img, file, photo });
     worker.postMessage({ type: 'predict', id, name: file.name, blob: file });
   }
   input.value = '';

@@ -8,10 +8,13 @@ import { zipSync } from 'fflate';
 import ort from 'onnxruntime-web';
 import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
 import { MAX_INPUT_PIXELS } from '../data/image-error.js';
+import { packBatch } from '../data/pack-batch.js';
 import { ImageStore } from '../data/image-store.js';
 import { MemoryBatches } from '../data/memory-batches.js';
 import type { Sample } from '../data/sample.js';
 import { DEFAULT_SPLIT_FRACTIONS, splitShares, splitUnsplit } from '../data/stratified-split.js';
+import { GradCam } from '../eval/grad-cam.js';
+import { jet } from '../eval/jet.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { adapterFiles } from '../lora/adapter-format.js';
@@ -71,15 +74,30 @@ export type Reply =
       /** The epoch whose weights the files hold (0: none finished). */
       keptEpoch: number;
     }
-  | { type: 'ready'; classes: string[]; threshold: number; size: [number, number] }
-  | { type: 'prediction'; id: number; label: string; probability: number; ms: number }
+  | {
+      type: 'ready';
+      classes: string[];
+      threshold: number;
+      size: [number, number];
+      /** Why predictions come without a Grad-CAM heat map, if they do. */
+      noHeatMap?: string;
+    }
+  | {
+      type: 'prediction';
+      id: number;
+      label: string;
+      probability: number;
+      ms: number;
+      /** The Grad-CAM map at the model's size: its values in [0,1], and jet-coloured as canvas RGBA. */
+      heat?: { map: Float32Array; rgba: Uint8ClampedArray; width: number; height: number };
+    }
   | { type: 'error'; id?: number; message: string };
 
 const post = (r: Reply, transfer: Transferable[] = []) => self.postMessage(r, { transfer });
 
 let stopping = false;
-/** The merged model that predicts, with its run's settings. */
-let predictor: { session: Session; info: RunInfo } | undefined;
+/** The merged model that predicts, with its run's settings, and its Grad-CAM graph where it builds. */
+let predictor: { session: Session; info: RunInfo; cam?: GradCam } | undefined;
 
 /** Yields to the message queue, so that a Stop sent during training is seen before the next batch. */
 const yieldToMessages = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -239,9 +257,32 @@ function runFiles(
 }
 
 async function usePredictor(modelBytes: Uint8Array, info: RunInfo): Promise<void> {
-  await predictor?.session.release();
-  predictor = { session: await Session.create(modelBytes, { threads: info.threads }), info };
-  post({ type: 'ready', classes: info.classes, threshold: info.threshold, size: info.preprocess.size });
+  await Promise.all([predictor?.session.release(), predictor?.cam?.release()]);
+  const session = await Session.create(modelBytes, { threads: info.threads });
+  // The server's Grad-CAM, built from the same merged model: its tail's backward graph from our autodiff.
+  const { preprocess, classes, threshold, tta } = info;
+  const cam = await GradCam.create(
+    { bytes: modelBytes, where: RUN_FILES.model, preprocess, classes, threshold, tta },
+    { threads: info.threads },
+  ).catch((e: Error) => e);
+  predictor = { session, info, cam: cam instanceof GradCam ? cam : undefined };
+  post({
+    type: 'ready',
+    classes,
+    threshold,
+    size: preprocess.size,
+    ...(cam instanceof Error ? { noHeatMap: cam.message } : {}),
+  });
+}
+
+/** A heat map in [0,1] coloured with jet, as RGBA for a canvas. */
+function heatLayer(heatmap: Float32Array, [height, width]: [number, number]) {
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < heatmap.length; i++) {
+    rgba.set(jet(heatmap[i]), i * 4);
+    rgba[i * 4 + 3] = 255;
+  }
+  return { map: heatmap, rgba, width, height };
 }
 
 /** A saved run (from IndexedDB): its config.json checked as the CLI checks it, its merged model loaded. */
@@ -267,13 +308,24 @@ async function classifyPhoto(id: number, name: string, blob: Blob): Promise<void
   const logits = (await session.run({ input }, ['logits'])).logits.data as Float32Array;
   const k = info.classes.length;
   const probs = probabilities(logits, k, info.tta);
-  post({
-    type: 'prediction',
-    id,
-    label: info.classes[decide(probs, k, 0, info.threshold)],
-    probability: positiveProbabilities(probs, k)[0],
-    ms: performance.now() - t0,
-  });
+  const ms = performance.now() - t0;
+  const heat = predictor.cam
+    ? heatLayer(
+        (await predictor.cam.explainBatch(packBatch([toCHW(rgb, size, info.preprocess)], size)))[0].heatmap,
+        size,
+      )
+    : undefined;
+  post(
+    {
+      type: 'prediction',
+      id,
+      label: info.classes[decide(probs, k, 0, info.threshold)],
+      probability: positiveProbabilities(probs, k)[0],
+      ms,
+      ...(heat ? { heat } : {}),
+    },
+    heat ? [heat.rgba.buffer, heat.map.buffer] : [],
+  );
 }
 
 self.onmessage = (e: MessageEvent<Request>) => {

@@ -7,6 +7,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { discoverDataset } from '../../src/data/dataset.js';
 import { decodeResized } from '../../src/data/image.js';
 import type { Sample } from '../../src/data/sample.js';
+import { explainImage } from '../../src/eval/explain-image.js';
+import { loadGradCam } from '../../src/run/saved-model.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { runCli } from '../cli/cli-fixture.js';
@@ -228,6 +230,27 @@ test(
     );
     const labels = await page.$$eval('#predictions li', (lis: Dom[]) => lis.map((li) => li.dataset.label));
     assert.ok(labels.every((l: string) => l === 'smoking' || l === 'notsmoking'));
+    // Each with the Grad-CAM overlay, whose map is the one `smoker-lora explain` makes of the same file.
+    await page.waitForFunction(
+      () => document.querySelectorAll('#predictions li[data-overlay="yes"]').length === 2,
+    );
+    assert.match((await page.textContent('#heat-note'))!, /Grad-CAM heat map/);
+    const heat = await page.$$eval('#predictions li', (lis: Dom[]) =>
+      lis.map((li) => [li.querySelector('.name').textContent, Number(li.dataset.heatMean)]),
+    );
+    const cam = await loadGradCam(runDir, { threads: 1 });
+    try {
+      for (const [name, mean] of heat as [string, number][]) {
+        const e = await explainImage(cam, join(photos.path, name));
+        const nodeMean = e.heatmap.reduce((a, v) => a + v, 0) / e.heatmap.length;
+        t.diagnostic(`${name}: heat map mean ${mean.toFixed(4)} in the page, ${nodeMean.toFixed(4)} in Node`);
+        assert.ok(Math.abs(mean - nodeMean) < 0.02, `${name}: heat map mean ${mean} vs ${nodeMean}`);
+      }
+    } finally {
+      await cam.release();
+    }
+    await page.click('#predictions li .toggle-view');
+    assert.equal(await page.getAttribute('#predictions li .toggle-view', 'aria-pressed'), 'true');
     assert.deepEqual(problems, []);
   },
 );
