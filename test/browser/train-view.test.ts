@@ -369,20 +369,31 @@ test(
       /class folders in class-folders, split 64\/16\/20 stratified \(seed 42\)/,
     );
 
-    // What the CLI refuses, the page refuses in its words (the folder's name for `--data <path>`).
-    const three = dataSetFolder('three', {
-      a: shared('smoking_', 0, 5),
-      b: shared('smoking_', 5, 10),
-      c: shared('smoking_', 10, 15),
-    });
-    await page.setInputFiles('#dataset-folder', three);
-    const r = await runCli(['train', '--data', three, '--out', join(dir, 'refused'), '--epochs', '1']);
-    assert.notEqual(r.code, 0);
-    const said = (await page.textContent('#train-error'))!;
-    assert.ok(
-      said.length > 0 && r.stderr.includes(said.replace(/^three:/, `--data ${three}:`)),
-      `${said} / ${r.stderr}`,
-    );
+    // What the CLI refuses, the page refuses in its words (the folder's name for `--data <path>`): three
+    // classes, one class only, and too few photos of a class to split.
+    const refused = {
+      three: { a: shared('smoking_', 0, 5), b: shared('smoking_', 5, 10), c: shared('smoking_', 10, 15) },
+      one: { cats: shared('smoking_', 0, 5) },
+      few: { smoking: shared('smoking_', 0, 9), notsmoking: shared('notsmoking_', 0, 2) },
+    };
+    for (const [name, layout] of Object.entries(refused)) {
+      const root = dataSetFolder(name, layout);
+      await page.setInputFiles('#dataset-folder', root);
+      const r = await runCli([
+        'train',
+        '--data',
+        root,
+        '--out',
+        join(dir, `refused-${name}`),
+        '--epochs',
+        '1',
+      ]);
+      assert.notEqual(r.code, 0);
+      const said = (await page.textContent('#train-error'))!;
+      t.diagnostic(`${name}: ${said}`);
+      const cli = [said.replace(`${name}:`, `--data ${root}:`), said.replace(`${name}:`, `${root}:`)];
+      assert.ok(said.length > 0 && cli.some((c) => r.stderr.includes(c)), `page: ${said} / CLI: ${r.stderr}`);
+    }
     assert.deepEqual(problems, []);
   },
 );
