@@ -1,8 +1,9 @@
 /**
  * The Train view's Web Worker (/lib/train-worker.js): decodes the user's photos, splits them as the CLI
- * splits one folder, trains LoRA with the CLI's trainer, recipe and seed on onnxruntime-web, and keeps
- * the best epoch on validation. It then writes the files of a run folder (config.json, the adapter, the
- * merged model.onnx, metrics and history) and predicts with the merged model. Nothing leaves the device.
+ * splits one folder (or takes a dropped data set's split, found by the CLI's discovery in the page),
+ * trains LoRA with the CLI's trainer, recipe and seed on onnxruntime-web, and keeps the best epoch on
+ * validation. It then writes the files of a run folder (config.json, the adapter, the merged model.onnx,
+ * metrics and history) and predicts with the merged model, with its Grad-CAM map. Nothing leaves the device.
  */
 import { zipSync } from 'fflate';
 import ort from 'onnxruntime-web';
