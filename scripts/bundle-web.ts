@@ -22,7 +22,9 @@ const ortWeb: Plugin = {
 };
 
 await build({
-  entryPoints: ['engine', 'train-worker', 'pixels'].map((e) => join(repo, 'src/browser', `${e}.ts`)),
+  entryPoints: ['engine', 'train-worker', 'pixels', 'folders'].map((e) =>
+    join(repo, 'src/browser', `${e}.ts`),
+  ),
   outdir: join(repo, 'dist/web/lib'),
   bundle: true,
   splitting: true,

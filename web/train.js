@@ -2,7 +2,9 @@
 // project's own trainer on onnxruntime-web), live progress, then the run folder's files to download,
 // predictions on new photos, and a copy saved in IndexedDB. No framework, no build step for this file.
 
-/* global document, window, fetch, URL, Blob, Worker, indexedDB */
+/* global document, window, navigator, fetch, URL, Blob, File, Worker, OffscreenCanvas, ImageData, createImageBitmap, indexedDB */
+
+import { droppedDataset } from './lib/folders.js';
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
@@ -58,6 +60,7 @@ function renderClass(c) {
 const isImageName = (name) => /\.(jpe?g|png|webp|bmp|gif|avif)$/i.test(name);
 
 function addPhotos(c, files) {
+  leaveDataset();
   const known = new Set(photos[c].map((p) => p.name));
   for (const file of files) {
     const name = file.webkitRelativePath || file.relativePath || file.name;
@@ -68,8 +71,8 @@ function addPhotos(c, files) {
   renderClass(c);
 }
 
-/** Every file under a dropped entry (folders walked), with its path from the drop. */
-async function filesOf(entry) {
+/** Every file under a dropped entry (folders walked), with its path from the drop; `dirs` gets each folder's path + '/'. */
+async function filesOf(entry, dirs = []) {
   if (entry.isFile)
     return [
       await new Promise((resolve, reject) =>
@@ -79,6 +82,7 @@ async function filesOf(entry) {
         }, reject),
       ),
     ];
+  dirs.push(`${entry.fullPath.replace(/^\//, '')}/`);
   const reader = entry.createReader();
   const all = [];
   for (;;) {
@@ -86,7 +90,110 @@ async function filesOf(entry) {
     if (batch.length === 0) break;
     all.push(...batch);
   }
-  return (await Promise.all(all.map(filesOf))).flat();
+  return (await Promise.all(all.map((e) => filesOf(e, dirs)))).flat();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A whole data set folder: found and split by the CLI's own discovery (lib/folders.js)
+
+/** The dropped data set: its files by path, every path (folders too), and what the CLI's discovery found. */
+let dataset = null;
+
+const pathOf = (file) => file.webkitRelativePath || file.relativePath || file.name;
+
+function loadDataset(files, dirs = []) {
+  for (const c of CLASSES) clearClass(c);
+  const byPath = new Map(files.map((f) => [pathOf(f), f]));
+  dataset = { byPath, paths: [...byPath.keys(), ...dirs], found: null };
+  refreshDataset();
+}
+
+/** Finds the dropped data set again (the seed decides the split of an unsplit folder) and shows it. */
+function refreshDataset() {
+  const table = $('dataset-table');
+  if (!dataset) {
+    table.hidden = true;
+    delete table.dataset.splits;
+    return;
+  }
+  showError('');
+  try {
+    dataset.found = droppedDataset(dataset.paths, Number($('seed').value));
+  } catch (e) {
+    dataset.found = null;
+    table.hidden = true;
+    delete table.dataset.splits;
+    $('dataset-summary').textContent = '';
+    for (const c of CLASSES) clearClass(c);
+    showError(e.message);
+    return;
+  }
+  const ds = dataset.found;
+  const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
+  for (const c of CLASSES) {
+    $(`class-name-${c}`).value = ds.classes[c];
+    clearClass(c);
+    for (const [path, label] of all)
+      if (label === c) {
+        const file = dataset.byPath.get(path);
+        photos[c].push({ name: path, file, url: URL.createObjectURL(file) });
+      }
+    renderClass(c);
+  }
+  $('dataset-summary').textContent = `Data set: ${ds.layout}.`;
+  const head = document.createElement('tr');
+  for (const h of ['Split', ...ds.classes, 'Total'])
+    head.append(Object.assign(document.createElement('th'), { scope: 'col', textContent: h }));
+  table.tHead.replaceChildren(head);
+  table.tBodies[0].replaceChildren(
+    ...['train', 'val', 'test'].map((split) => {
+      const tr = document.createElement('tr');
+      const rows = ds.splits[split];
+      const counts = ds.classes.map((_, c) => rows.filter(([, l]) => l === c).length);
+      for (const v of [split, ...counts, rows.length])
+        tr.append(Object.assign(document.createElement('td'), { textContent: String(v) }));
+      return tr;
+    }),
+  );
+  table.dataset.splits = JSON.stringify(ds.splits);
+  table.hidden = false;
+}
+
+/** Photos added or removed per class: the data set's folders no longer decide the split. */
+function leaveDataset() {
+  if (!dataset) return;
+  dataset = null;
+  refreshDataset();
+  $('dataset-summary').textContent =
+    'Photos were changed per class, so the data set folder no longer decides the split: it is 64/16/20.';
+}
+
+$('dataset-folder').addEventListener('change', () => {
+  const input = $('dataset-folder');
+  loadDataset([...(input.files ?? [])]);
+  input.value = '';
+});
+{
+  const zone = $('drop-dataset');
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('dragging');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('dragging');
+    const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+    const dirs = [];
+    loadDataset((await Promise.all(entries.map((en) => filesOf(en, dirs)))).flat(), dirs);
+  });
+}
+$('seed').addEventListener('change', refreshDataset);
+
+function clearClass(c) {
+  for (const p of photos[c]) URL.revokeObjectURL(p.url);
+  photos[c] = [];
+  renderClass(c);
 }
 
 for (const c of CLASSES) {
@@ -113,14 +220,76 @@ for (const c of CLASSES) {
     addPhotos(c, files);
   });
   $(`clear-${c}`).addEventListener('click', () => {
-    for (const p of photos[c]) URL.revokeObjectURL(p.url);
-    photos[c] = [];
-    renderClass(c);
+    leaveDataset();
+    clearClass(c);
   });
   renderClass(c);
 }
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
+
+// ---------------------------------------------------------------------------------------------------
+// Webcam frames, into the class whose button opened it (getUserMedia needs https or localhost)
+
+let stream = null;
+let cameraClass = 0;
+let captured = 0;
+
+const className = (c) => $(`class-name-${c}`).value.trim() || `class ${c + 1}`;
+
+function stopCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  $('camera-video').srcObject = null;
+  $('camera').hidden = true;
+}
+
+if (!navigator.mediaDevices?.getUserMedia) {
+  const why = 'The webcam needs a secure page (https, or http on localhost); add photos from files instead.';
+  for (const c of CLASSES) {
+    $(`webcam-${c}`).disabled = true;
+    $(`webcam-${c}`).title = why;
+  }
+  $('webcam-note').textContent = why;
+  $('webcam-note').hidden = false;
+}
+
+for (const c of CLASSES)
+  $(`webcam-${c}`).addEventListener('click', async () => {
+    cameraClass = c;
+    $('camera-capture').textContent = `Capture a photo of ${className(c)}`;
+    if (!stream) {
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+      } catch (e) {
+        $('webcam-note').textContent = `Cannot use the webcam: ${e.message}`;
+        $('webcam-note').hidden = false;
+        return;
+      }
+      $('camera-video').srcObject = stream;
+      $('camera').hidden = false;
+      $('webcam-note').hidden = true;
+    }
+    $('camera-capture').focus();
+  });
+
+$('camera-capture').addEventListener('click', async () => {
+  const video = $('camera-video');
+  const { videoWidth: w, videoHeight: h } = video;
+  if (!w || !h) return setStatus('The webcam has no picture yet; try again in a moment.');
+  const canvas = new OffscreenCanvas(w, h);
+  canvas.getContext('2d').drawImage(video, 0, 0, w, h);
+  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
+  const c = cameraClass;
+  const name = `webcam-${className(c)}-${Date.now()}-${++captured}.jpg`;
+  addPhotos(c, [new File([blob], name, { type: 'image/jpeg' })]);
+  setStatus(`Captured a photo of ${className(c)}.`);
+});
+
+$('camera-stop').addEventListener('click', () => {
+  stopCamera();
+  $(`webcam-${cameraClass}`).focus();
+});
 
 // ---------------------------------------------------------------------------------------------------
 // The backbone: the server's, or a file the user picks
@@ -279,8 +448,12 @@ function onReply(r) {
       `${r.status === 'interrupted' ? 'Stopped' : 'Finished'}: kept epoch ${r.keptEpoch}; validation accuracy ${pct(r.metrics.accuracy)}, log loss ${r.metrics.log_loss.toFixed(4)}.`,
     );
     showResult({ files: r.files, zip: r.zip, metrics: r.metrics, history: r.history, savedAt: null });
-  } else if (r.type === 'ready') document.body.dataset.predictor = 'ready';
-  else if (r.type === 'prediction') showPrediction(r);
+  } else if (r.type === 'ready') {
+    document.body.dataset.predictor = 'ready';
+    $('heat-note').textContent = r.noHeatMap
+      ? `Predictions come without a heat map: ${r.noHeatMap}`
+      : 'Each prediction comes with its Grad-CAM heat map: warm colours mark what raised the positive class.';
+  } else if (r.type === 'prediction') showPrediction(r);
   else if (r.type === 'error') {
     if (r.id !== undefined) return showPrediction({ id: r.id, error: r.message });
     showError(r.message);
@@ -291,6 +464,7 @@ function onReply(r) {
 
 $('train').addEventListener('click', async () => {
   if (training) return;
+  if (dataset && !dataset.found) return refreshDataset();
   showError('');
   const classes = CLASSES.map((c) => $(`class-name-${c}`).value.trim());
   if (classes.some((n) => !n)) return showError('every class needs a name');
@@ -317,6 +491,7 @@ $('train').addEventListener('click', async () => {
         backboneName: backbone.name,
         classes,
         photos: CLASSES.flatMap((c) => photos[c].map((p) => ({ name: p.name, label: c, blob: p.file }))),
+        ...(dataset?.found ? { dataset: datasetSplit(dataset.found) } : {}),
         settings: settings(),
       },
       [backbone.bytes],
@@ -325,6 +500,12 @@ $('train').addEventListener('click', async () => {
     showError(e.message);
     endTraining();
   }
+});
+
+/** The dropped data set's split for the worker: photo names per split, and how it was found. */
+const datasetSplit = (ds) => ({
+  ...Object.fromEntries(['train', 'val', 'test'].map((k) => [k, ds.splits[k].map(([path]) => path)])),
+  layout: ds.layout,
 });
 
 $('stop').addEventListener('click', () => {
@@ -406,9 +587,10 @@ let nextId = 0;
 const pending = new Map();
 
 function showPrediction(r) {
-  const li = pending.get(r.id);
-  if (!li) return;
+  const card = pending.get(r.id);
+  if (!card) return;
   pending.delete(r.id);
+  const { li } = card;
   li.dataset.state = r.error ? 'error' : 'done';
   const text = li.querySelector('.verdict');
   if (r.error) text.textContent = `could not check: ${r.error}`;
@@ -416,7 +598,45 @@ function showPrediction(r) {
     li.dataset.label = r.label;
     li.dataset.probability = String(r.probability);
     text.textContent = `${r.label}, P(${$(`class-name-1`).value.trim() || 'positive'}) ${pct(r.probability)} (${Math.round(r.ms)} ms)`;
+    if (r.heat) showOverlay(card, r.heat).catch((e) => text.append(`; no heat map: ${e.message}`));
   }
+}
+
+/**
+ * The Grad-CAM map over the photo, as the server's overlay: the map stretched over the whole photo
+ * (the model saw it resized without crop) and blended half and half; a button flips back to the photo.
+ */
+async function showOverlay(card, heat) {
+  const photo = await createImageBitmap(card.file, { imageOrientation: 'from-image' });
+  const layer = new OffscreenCanvas(heat.width, heat.height);
+  layer.getContext('2d').putImageData(new ImageData(heat.rgba, heat.width, heat.height), 0, 0);
+  const canvas = new OffscreenCanvas(photo.width, photo.height);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(photo, 0, 0);
+  ctx.globalAlpha = 0.5;
+  ctx.drawImage(layer, 0, 0, photo.width, photo.height);
+  photo.close();
+  const overlay = URL.createObjectURL(await canvas.convertToBlob({ type: 'image/png' }));
+  const positive = $('class-name-1').value.trim() || 'the positive class';
+  const heatAlt = `${card.file.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${positive})`;
+  card.img.src = overlay;
+  card.img.alt = heatAlt;
+  card.li.dataset.overlay = 'yes';
+  card.li.dataset.heatMean = String(heat.map.reduce((a, v) => a + v, 0) / heat.map.length);
+  const toggle = Object.assign(document.createElement('button'), {
+    type: 'button',
+    className: 'button subtle toggle-view',
+    textContent: 'Show the photo',
+  });
+  toggle.setAttribute('aria-pressed', 'false');
+  toggle.addEventListener('click', () => {
+    const showingHeat = toggle.getAttribute('aria-pressed') === 'false';
+    toggle.setAttribute('aria-pressed', String(showingHeat));
+    toggle.textContent = showingHeat ? 'Show the heat map' : 'Show the photo';
+    card.img.src = showingHeat ? card.photo : overlay;
+    card.img.alt = showingHeat ? `The photo ${card.file.name}` : heatAlt;
+  });
+  card.li.append(toggle);
 }
 
 $('predict-input').addEventListener('change', () => {
@@ -425,10 +645,8 @@ $('predict-input').addEventListener('change', () => {
     const id = nextId++;
     const li = document.createElement('li');
     li.dataset.state = 'pending';
-    const img = Object.assign(document.createElement('img'), {
-      src: URL.createObjectURL(file),
-      alt: file.name,
-    });
+    const photo = URL.createObjectURL(file);
+    const img = Object.assign(document.createElement('img'), { src: photo, alt: file.name });
     const name = Object.assign(document.createElement('span'), { className: 'name', textContent: file.name });
     const verdict = Object.assign(document.createElement('span'), {
       className: 'verdict',
@@ -436,7 +654,7 @@ $('predict-input').addEventListener('change', () => {
     });
     li.append(img, name, verdict);
     $('predictions').prepend(li);
-    pending.set(id, li);
+    pending.set(id, { li, img, file, photo });
     worker.postMessage({ type: 'predict', id, name: file.name, blob: file });
   }
   input.value = '';

@@ -1,17 +1,21 @@
 /**
  * The Train view's Web Worker (/lib/train-worker.js): decodes the user's photos, splits them as the CLI
- * splits one folder, trains LoRA with the CLI's trainer, recipe and seed on onnxruntime-web, and keeps
- * the best epoch on validation. It then writes the files of a run folder (config.json, the adapter, the
- * merged model.onnx, metrics and history) and predicts with the merged model. Nothing leaves the device.
+ * splits one folder (or takes a dropped data set's split, found by the CLI's discovery in the page),
+ * trains LoRA with the CLI's trainer, recipe and seed on onnxruntime-web, and keeps the best epoch on
+ * validation. It then writes the files of a run folder (config.json, the adapter, the merged model.onnx,
+ * metrics and history) and predicts with the merged model, with its Grad-CAM map. Nothing leaves the device.
  */
 import { zipSync } from 'fflate';
 import ort from 'onnxruntime-web';
 import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
 import { MAX_INPUT_PIXELS } from '../data/image-error.js';
+import { packBatch } from '../data/pack-batch.js';
 import { ImageStore } from '../data/image-store.js';
 import { MemoryBatches } from '../data/memory-batches.js';
 import type { Sample } from '../data/sample.js';
 import { DEFAULT_SPLIT_FRACTIONS, splitShares, splitUnsplit } from '../data/stratified-split.js';
+import { GradCam } from '../eval/grad-cam.js';
+import { jet } from '../eval/jet.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { adapterFiles } from '../lora/adapter-format.js';
@@ -40,6 +44,8 @@ export type Request =
       backboneName: string;
       classes: string[];
       photos: { name: string; label: number; blob: Blob }[];
+      /** A dropped data set's own split (photo names per split, as the CLI found it), and its layout. */
+      dataset?: { train: string[]; val: string[]; test: string[]; layout: string };
       /** Recipe settings the page offers; every other one is the CLI's default. */
       settings: Partial<
         Pick<TrainConfig, 'epochs' | 'batch' | 'lr' | 'rank' | 'alpha' | 'seed' | 'imageSize'>
@@ -69,15 +75,30 @@ export type Reply =
       /** The epoch whose weights the files hold (0: none finished). */
       keptEpoch: number;
     }
-  | { type: 'ready'; classes: string[]; threshold: number; size: [number, number] }
-  | { type: 'prediction'; id: number; label: string; probability: number; ms: number }
+  | {
+      type: 'ready';
+      classes: string[];
+      threshold: number;
+      size: [number, number];
+      /** Why predictions come without a Grad-CAM heat map, if they do. */
+      noHeatMap?: string;
+    }
+  | {
+      type: 'prediction';
+      id: number;
+      label: string;
+      probability: number;
+      ms: number;
+      /** The Grad-CAM map at the model's size: its values in [0,1], and jet-coloured as canvas RGBA. */
+      heat?: { map: Float32Array; rgba: Uint8ClampedArray; width: number; height: number };
+    }
   | { type: 'error'; id?: number; message: string };
 
 const post = (r: Reply, transfer: Transferable[] = []) => self.postMessage(r, { transfer });
 
 let stopping = false;
-/** The merged model that predicts, with its run's settings. */
-let predictor: { session: Session; info: RunInfo } | undefined;
+/** The merged model that predicts, with its run's settings, and its Grad-CAM graph where it builds. */
+let predictor: { session: Session; info: RunInfo; cam?: GradCam } | undefined;
 
 /** Yields to the message queue, so that a Stop sent during training is seen before the next batch. */
 const yieldToMessages = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -124,14 +145,14 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`${dup}: added twice; every photo needs its own file name`);
   const samples = r.photos.map((p) => ({ path: p.name, label: p.label }));
-  const [trainSet, valSet, testSet] = splitUnsplit(
-    samples,
-    r.classes,
-    DEFAULT_SPLIT_FRACTIONS,
-    c.seed,
-    'the photos',
-  );
-  const layout = `${r.photos.length} photos added in the browser, split ${splitShares(DEFAULT_SPLIT_FRACTIONS)} stratified (seed ${c.seed})`;
+  const labelOf = new Map(samples.map((s) => [s.path, s.label]));
+  const ds = r.dataset;
+  const [trainSet, valSet, testSet] = ds
+    ? [ds.train, ds.val, ds.test].map((names) => names.map((path) => ({ path, label: labelOf.get(path)! })))
+    : splitUnsplit(samples, r.classes, DEFAULT_SPLIT_FRACTIONS, c.seed, 'the photos');
+  const layout =
+    ds?.layout ??
+    `${r.photos.length} photos added in the browser, split ${splitShares(DEFAULT_SPLIT_FRACTIONS)} stratified (seed ${c.seed})`;
   const paths = (s: Sample[]) => s.map((x) => x.path);
   post({ type: 'split', train: paths(trainSet), val: paths(valSet), test: paths(testSet), layout });
 
@@ -237,9 +258,32 @@ function runFiles(
 }
 
 async function usePredictor(modelBytes: Uint8Array, info: RunInfo): Promise<void> {
-  await predictor?.session.release();
-  predictor = { session: await Session.create(modelBytes, { threads: info.threads }), info };
-  post({ type: 'ready', classes: info.classes, threshold: info.threshold, size: info.preprocess.size });
+  await Promise.all([predictor?.session.release(), predictor?.cam?.release()]);
+  const session = await Session.create(modelBytes, { threads: info.threads });
+  // The server's Grad-CAM, built from the same merged model: its tail's backward graph from our autodiff.
+  const { preprocess, classes, threshold, tta } = info;
+  const cam = await GradCam.create(
+    { bytes: modelBytes, where: RUN_FILES.model, preprocess, classes, threshold, tta },
+    { threads: info.threads },
+  ).catch((e: Error) => e);
+  predictor = { session, info, cam: cam instanceof GradCam ? cam : undefined };
+  post({
+    type: 'ready',
+    classes,
+    threshold,
+    size: preprocess.size,
+    ...(cam instanceof Error ? { noHeatMap: cam.message } : {}),
+  });
+}
+
+/** A heat map in [0,1] coloured with jet, as RGBA for a canvas. */
+function heatLayer(heatmap: Float32Array, [height, width]: [number, number]) {
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < heatmap.length; i++) {
+    rgba.set(jet(heatmap[i]), i * 4);
+    rgba[i * 4 + 3] = 255;
+  }
+  return { map: heatmap, rgba, width, height };
 }
 
 /** A saved run (from IndexedDB): its config.json checked as the CLI checks it, its merged model loaded. */
@@ -265,13 +309,24 @@ async function classifyPhoto(id: number, name: string, blob: Blob): Promise<void
   const logits = (await session.run({ input }, ['logits'])).logits.data as Float32Array;
   const k = info.classes.length;
   const probs = probabilities(logits, k, info.tta);
-  post({
-    type: 'prediction',
-    id,
-    label: info.classes[decide(probs, k, 0, info.threshold)],
-    probability: positiveProbabilities(probs, k)[0],
-    ms: performance.now() - t0,
-  });
+  const ms = performance.now() - t0;
+  const heat = predictor.cam
+    ? heatLayer(
+        (await predictor.cam.explainBatch(packBatch([toCHW(rgb, size, info.preprocess)], size)))[0].heatmap,
+        size,
+      )
+    : undefined;
+  post(
+    {
+      type: 'prediction',
+      id,
+      label: info.classes[decide(probs, k, 0, info.threshold)],
+      probability: positiveProbabilities(probs, k)[0],
+      ms,
+      ...(heat ? { heat } : {}),
+    },
+    heat ? [heat.rgba.buffer, heat.map.buffer] : [],
+  );
 }
 
 self.onmessage = (e: MessageEvent<Request>) => {

@@ -1,17 +1,10 @@
 import { readdirSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
+import { type FolderListing, isImageFile } from './folder-listing.js';
 
-/** File extensions read as images (case-insensitive). */
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.bmp'];
+export { IMAGE_EXTENSIONS, isImageFile, type FolderListing } from './folder-listing.js';
 
-export const isImageFile = (name: string): boolean => IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
-
-/** A folder's image files and sub-folders, by name, sorted; hidden entries (".*") are ignored. */
-export interface FolderListing {
-  images: string[];
-  dirs: string[];
-}
-
+/** A folder on disk as a FolderListing (see folder-listing). */
 export function listFolder(dir: string): FolderListing {
   const images: string[] = [];
   const dirs: string[] = [];

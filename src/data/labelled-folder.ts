@@ -1,5 +1,4 @@
-import { basename, join } from 'node:path';
-import { listFolder, listImagesDeep } from './image-files.js';
+import { joinPath as join, lastSegment, listImagesDeep, type ListFolder } from './folder-listing.js';
 import { labelFromFileName, SMOKING_CLASSES } from './labels.js';
 
 /** The images of one folder with the class name each one carries. */
@@ -11,14 +10,14 @@ export interface LabelledFolder {
 }
 
 /**
- * Reads a folder of named images or of class folders. An image whose name has neither prefix is an
+ * Reads a folder of named images or of class folders, listed by `list` (the disk's, or a dropped folder's). An image whose name has neither prefix is an
  * error rather than skipped: its label is unknown, and dropping it silently would change the data set
  * (and the counts a report quotes) without anyone noticing.
  */
-export function readLabelledFolder(dir: string): LabelledFolder {
-  const { images, dirs } = listFolder(dir);
+export function readLabelledFolder(dir: string, list: ListFolder): LabelledFolder {
+  const { images, dirs } = list(dir);
   const classDirs = dirs
-    .map((name) => ({ name, paths: listImagesDeep(join(dir, name)) }))
+    .map((name) => ({ name, paths: listImagesDeep(list, join(dir, name)) }))
     .filter((c) => c.paths.length > 0);
   if (images.length > 0 && classDirs.length > 0) {
     throw new Error(
@@ -48,10 +47,10 @@ function namedFiles(dir: string, names: string[]): LabelledFolder['files'] {
 }
 
 /** Descends Kaggle's doubled folders (`Training/Training`): a folder whose only content is a namesake folder. */
-export function unwrapDoubled(dir: string): string {
-  const { images, dirs } = listFolder(dir);
-  if (images.length === 0 && dirs.length === 1 && dirs[0].toLowerCase() === basename(dir).toLowerCase()) {
-    return unwrapDoubled(join(dir, dirs[0]));
+export function unwrapDoubled(dir: string, list: ListFolder): string {
+  const { images, dirs } = list(dir);
+  if (images.length === 0 && dirs.length === 1 && dirs[0].toLowerCase() === lastSegment(dir).toLowerCase()) {
+    return unwrapDoubled(join(dir, dirs[0]), list);
   }
   return dir;
 }

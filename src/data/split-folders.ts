@@ -1,5 +1,4 @@
-import { join, relative } from 'node:path';
-import { listFolder } from './image-files.js';
+import { joinPath, type ListFolder } from './folder-listing.js';
 import { unwrapDoubled } from './labelled-folder.js';
 
 export type SplitName = 'train' | 'val' | 'test';
@@ -16,20 +15,20 @@ export interface SplitFolder {
   split: SplitName;
   /** As found under the root, e.g. 'Training/Training'; used in messages. */
   name: string;
-  /** Absolute, doubled folders descended. */
+  /** Under the root (absolute on disk), doubled folders descended. */
   dir: string;
 }
 
 /** The split folders directly under `root`, in train/val/test order (none: the root is not split). */
-export function findSplitFolders(root: string): SplitFolder[] {
-  const { dirs } = listFolder(root);
+export function findSplitFolders(root: string, list: ListFolder): SplitFolder[] {
+  const { dirs } = list(root);
   return SPLIT_NAMES.flatMap((split) => {
     const found = dirs.filter((d) => ALIASES[split].includes(d.toLowerCase()));
     if (found.length > 1) {
       throw new Error(`${root}: ${found.join(' and ')} are both ${split} folders; keep one`);
     }
     if (found.length === 0) return [];
-    const dir = unwrapDoubled(join(root, found[0]));
-    return [{ split, name: relative(root, dir), dir }];
+    const dir = unwrapDoubled(joinPath(root, found[0]), list);
+    return [{ split, name: dir.slice(joinPath(root, '').length), dir }];
   });
 }

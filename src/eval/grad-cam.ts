@@ -6,8 +6,6 @@ import {
   viewCount,
   withViews,
 } from '../classify/classify.js';
-import { decodeResized } from '../data/image.js';
-import { toCHW } from '../data/to-chw.js';
 import { packBatch } from '../data/pack-batch.js';
 import { upsampleBilinear } from '../data/resample.js';
 import { fromOnnxBytes } from '../graph/onnx-import.js';
@@ -73,7 +71,8 @@ export interface GradCamOptions {
  *
  * With a global average pool straight into a linear head (every backbone here), dlogit/dA is the head's
  * weight row over h·w at every position, so Grad-CAM coincides with CAM (Zhou et al. 2016); the map
- * explains the positive class's logit, not the softmax probability.
+ * explains the positive class's logit, not the softmax probability. Nothing here reads files or
+ * imports Node, so the browser's worker explains with it too; explainImage reads an image file.
  */
 export class GradCam {
   private constructor(
@@ -98,6 +97,11 @@ export class GradCam {
 
   get classes(): string[] {
     return this.model.classes;
+  }
+
+  /** How the model's input is made from a photo. */
+  get preprocess(): Preprocess {
+    return this.model.preprocess;
   }
 
   /** [h, w] the model reads. */
@@ -152,14 +156,6 @@ export class GradCam {
         size: [size[0], size[1]],
       };
     });
-  }
-
-  /** One image file or buffer (decoded and preprocessed as the model was trained). */
-  async explain(image: string | Buffer): Promise<Explanation> {
-    const size = this.size;
-    const { rgb } = await decodeResized(image, size);
-    const [e] = await this.explainBatch(packBatch([toCHW(rgb, size, this.model.preprocess)], size));
-    return e;
   }
 
   async release(): Promise<void> {

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { BadImagePolicy } from '../data/check-images.js';
 import { datasetFromFolder, discoverDataset } from '../data/dataset.js';
+import { listFolder } from '../data/image-files.js';
 import { unwrapDoubled } from '../data/labelled-folder.js';
 import type { Sample } from '../data/sample.js';
 import { findSplitFolders, type SplitName } from '../data/split-folders.js';
@@ -36,12 +37,12 @@ function dataFolder(path: string): string {
   const dir = resolve(path);
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     throw new Error(`--data ${path}: no such folder; pass a data set root or a folder of labelled images`);
-  return unwrapDoubled(dir);
+  return unwrapDoubled(dir, listFolder);
 }
 
 /** Picks the images to evaluate: one split of a data set root, or every labelled image of a folder. */
 function samplesOf(o: EvaluateOptions, classes: string[], seed: number): { name: string; samples: Sample[] } {
-  if (findSplitFolders(o.data).length === 0) {
+  if (findSplitFolders(o.data, listFolder).length === 0) {
     return { name: basename(o.data), samples: datasetFromFolder(o.data, { classes }).samples };
   }
   const ds = discoverDataset(o.data, { seed });

@@ -3,16 +3,9 @@ import sharp from 'sharp';
 import { decodeResized, imageHeader } from '../data/image.js';
 import { bilinearTaps } from '../data/resample.js';
 import type { Explanation } from '../eval/grad-cam.js';
+import { jet } from '../eval/jet.js';
 
-/**
- * The jet colour map, as Grad-CAM figures conventionally use (OpenCV's COLORMAP_JET): dark blue (0)
- * through cyan, green (0.5) and yellow to dark red (1). Out-of-range and NaN heat clamps. 8-bit RGB.
- */
-export function jet(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0));
-  const ramp = (centre: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * x - centre))));
-  return [ramp(3), ramp(2), ramp(1)];
-}
+export { jet } from '../eval/jet.js';
 
 /** The colour map sampled at 256 levels: heat v in [0,1] maps to entry round(255·v). */
 const LUT: Uint8Array = (() => {

@@ -4,6 +4,7 @@ import {
   crossEntropyCoefficients,
   mixedCoefficients,
 } from '../autodiff/cross-entropy.js';
+import { toOnnxBytes } from '../graph/onnx-export.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { LoraModel } from '../lora/lora-model.js';
 import { probeShapes } from '../runtime/probe-shapes.js';
@@ -20,11 +21,15 @@ export interface TrainStepOptions {
   profilePrefix?: string;
   /** Input [height, width] the graph is compiled for (default: the backbone's preprocessing size). */
   imageSize?: [number, number];
+  /** Values of the graph to return from each run as well (`StepResult.exposed`), e.g. to compare engines. */
+  expose?: string[];
 }
 
 export interface StepResult {
   loss: number;
   logits: Float32Array;
+  /** The values asked for with `expose`, by name. */
+  exposed?: Record<string, Tensor>;
 }
 
 const COEFFS = 'ce_coeffs';
@@ -65,7 +70,8 @@ export class TrainStep {
     const grads = appendBackward(g, { loss, wrt, shapes: await probeShapes(g) });
     for (const w of wrt)
       g.outputs.push({ name: grads.get(w)!, dtype: 'float32', shape: [...model.params.get(w)!.shape] });
-    const session = await Session.create(g, { threads: opts.threads, profilePrefix: opts.profilePrefix });
+    const onnx = opts.expose ? toOnnxBytes(g, { untypedOutputs: opts.expose }) : g;
+    const session = await Session.create(onnx, { threads: opts.threads, profilePrefix: opts.profilePrefix });
     return new TrainStep(model, session, grads, loss, opts);
   }
 
@@ -90,7 +96,12 @@ export class TrainStep {
     for (const [name, t] of this.model.params) feeds[name] = t;
     const out = await this.session.run(feeds);
     for (const p of this.params) p.grad.set(out[this.gradNames.get(p.name)!].data as Float32Array);
-    return { loss: (out[this.lossName].data as Float32Array)[0], logits: out.logits.data as Float32Array };
+    const exposed = this.opts.expose && Object.fromEntries(this.opts.expose.map((n) => [n, out[n]]));
+    return {
+      loss: (out[this.lossName].data as Float32Array)[0],
+      logits: out.logits.data as Float32Array,
+      ...(exposed ? { exposed } : {}),
+    };
   }
 
   /** Ends profiling (see runtime/profile-file's latestProfile for the file). */

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { unzipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
+import { discoverDataset } from '../../src/data/dataset.js';
 import { decodeResized } from '../../src/data/image.js';
+import type { Sample } from '../../src/data/sample.js';
+import { explainImage } from '../../src/eval/explain-image.js';
+import { loadGradCam } from '../../src/run/saved-model.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { runCli } from '../cli/cli-fixture.js';
@@ -226,6 +230,27 @@ test(
     );
     const labels = await page.$$eval('#predictions li', (lis: Dom[]) => lis.map((li) => li.dataset.label));
     assert.ok(labels.every((l: string) => l === 'smoking' || l === 'notsmoking'));
+    // Each with the Grad-CAM overlay, whose map is the one `smoker-lora explain` makes of the same file.
+    await page.waitForFunction(
+      () => document.querySelectorAll('#predictions li[data-overlay="yes"]').length === 2,
+    );
+    assert.match((await page.textContent('#heat-note'))!, /Grad-CAM heat map/);
+    const heat = await page.$$eval('#predictions li', (lis: Dom[]) =>
+      lis.map((li) => [li.querySelector('.name').textContent, Number(li.dataset.heatMean)]),
+    );
+    const cam = await loadGradCam(runDir, { threads: 1 });
+    try {
+      for (const [name, mean] of heat as [string, number][]) {
+        const e = await explainImage(cam, join(photos.path, name));
+        const nodeMean = e.heatmap.reduce((a, v) => a + v, 0) / e.heatmap.length;
+        t.diagnostic(`${name}: heat map mean ${mean.toFixed(4)} in the page, ${nodeMean.toFixed(4)} in Node`);
+        assert.ok(Math.abs(mean - nodeMean) < 0.02, `${name}: heat map mean ${mean} vs ${nodeMean}`);
+      }
+    } finally {
+      await cam.release();
+    }
+    await page.click('#predictions li .toggle-view');
+    assert.equal(await page.getAttribute('#predictions li .toggle-view', 'aria-pressed'), 'true');
     assert.deepEqual(problems, []);
   },
 );
@@ -268,6 +293,135 @@ test(
     await page.waitForFunction(
       () => document.querySelectorAll('#predictions li[data-state="done"]').length === 1,
     );
+    assert.deepEqual(problems, []);
+  },
+);
+
+/** A data set folder `name` under the test's folder, holding copies of the shared photos at `layout`'s paths. */
+function dataSetFolder(name: string, layout: Record<string, string[]>): string {
+  const root = join(dir, 'sets', name);
+  for (const [folder, files] of Object.entries(layout)) {
+    mkdirSync(join(root, folder), { recursive: true });
+    for (const f of files) copyFileSync(join(photos.path, f), join(root, folder, f));
+  }
+  return root;
+}
+
+const shared = (prefix: string, from: number, to: number) =>
+  readdirSync(photos.path)
+    .filter((f) => f.startsWith(prefix))
+    .sort()
+    .slice(from, to);
+
+test(
+  'a whole data set folder is found and split as the CLI finds and splits it, and trained on that split',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const kaggle = dataSetFolder('kaggle', {
+      'Training/Training': [...shared('notsmoking_', 0, 12), ...shared('smoking_', 0, 12)],
+      'Validation/Validation': [...shared('notsmoking_', 12, 16), ...shared('smoking_', 12, 16)],
+    });
+    const classFolders = dataSetFolder('class-folders', {
+      Not_Smoking: shared('notsmoking_', 20, 40),
+      'smoking/more': shared('smoking_', 20, 30),
+      smoking: shared('smoking_', 30, 40),
+    });
+    const cli = (root: string, seed: number) => {
+      const ds = discoverDataset(root, { seed });
+      const rel = (s: Sample) => [relative(join(root, '..'), s.path), s.label];
+      return { train: ds.splits.train.map(rel), val: ds.splits.val.map(rel), test: ds.splits.test.map(rel) };
+    };
+    const pageSplit = async () =>
+      JSON.parse((await page.getAttribute('#dataset-table', 'data-splits'))!) as ReturnType<typeof cli>;
+    for (const [root, seed] of [
+      [kaggle, 42],
+      [classFolders, 42],
+      [classFolders, 3],
+    ] as const) {
+      await page.fill('#seed', String(seed));
+      await page.setInputFiles('#dataset-folder', root);
+      await page.waitForFunction(() => document.getElementById('dataset-table').dataset.splits);
+      const got = await pageSplit();
+      assert.deepEqual(got, cli(root, seed), `${root}, seed ${seed}`);
+      const counts = await page.$$eval('#dataset-table tbody tr', (trs: Dom[]) =>
+        trs.map((tr) => [...tr.cells].map((c: Dom) => c.textContent).join(' ')),
+      );
+      t.diagnostic(`${root.split('/').pop()}, seed ${seed}: ${counts.join('; ')}`);
+      assert.equal(await page.inputValue('#class-name-0'), 'notsmoking');
+      assert.equal(await page.textContent('#count-1'), `${root === kaggle ? 16 : 20} photos`);
+    }
+    // The seed decides an unsplit folder's split, as for the CLI: changing it splits again.
+    await page.fill('#seed', '42');
+    await page.dispatchEvent('#seed', 'change');
+    assert.deepEqual(await pageSplit(), cli(classFolders, 42));
+
+    // The worker trains on exactly that split.
+    await setSettings({ epochs: '1', batch: '16', 'image-size': '96', threads: '2' });
+    await trainAndWait();
+    assert.equal(await page.textContent('#train-error'), '', 'no error');
+    const val = JSON.parse((await page.getAttribute('#split', 'data-val'))!) as string[];
+    assert.deepEqual(
+      val,
+      cli(classFolders, 42).val.map(([p]) => p),
+    );
+    assert.match(
+      (await page.textContent('#split'))!,
+      /class folders in class-folders, split 64\/16\/20 stratified \(seed 42\)/,
+    );
+
+    // What the CLI refuses, the page refuses in its words (the folder's name for `--data <path>`): three
+    // classes, one class only, and too few photos of a class to split.
+    const refused = {
+      three: { a: shared('smoking_', 0, 5), b: shared('smoking_', 5, 10), c: shared('smoking_', 10, 15) },
+      one: { cats: shared('smoking_', 0, 5) },
+      few: { smoking: shared('smoking_', 0, 9), notsmoking: shared('notsmoking_', 0, 2) },
+    };
+    for (const [name, layout] of Object.entries(refused)) {
+      const root = dataSetFolder(name, layout);
+      await page.setInputFiles('#dataset-folder', root);
+      const r = await runCli([
+        'train',
+        '--data',
+        root,
+        '--out',
+        join(dir, `refused-${name}`),
+        '--epochs',
+        '1',
+      ]);
+      assert.notEqual(r.code, 0);
+      const said = (await page.textContent('#train-error'))!;
+      t.diagnostic(`${name}: ${said}`);
+      const cli = [said.replace(`${name}:`, `--data ${root}:`), said.replace(`${name}:`, `${root}:`)];
+      assert.ok(said.length > 0 && cli.some((c) => r.stderr.includes(c)), `page: ${said} / CLI: ${r.stderr}`);
+    }
+    assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  'a webcam frame is captured into the class whose button opened the webcam',
+  { skip, timeout: 60_000 },
+  async () => {
+    // launchChromium gives a synthetic camera that needs no permission prompt.
+    await clearPhotos();
+    await page.fill('#class-name-1', 'smoking');
+    await page.click('#webcam-1');
+    await page.waitForFunction(() => document.getElementById('camera-video').videoWidth > 0);
+    assert.equal(await page.textContent('#camera-capture'), 'Capture a photo of smoking');
+    await page.click('#camera-capture');
+    await page.waitForFunction(() => document.body.dataset.photos1 === '1');
+    await page.click('#camera-capture');
+    await page.waitForFunction(() => document.body.dataset.photos1 === '2');
+    assert.equal(await page.textContent('#count-0'), 'No photos yet.');
+    assert.equal(await page.textContent('#count-1'), '2 photos');
+    // The frame is a real photo: its thumbnail decodes.
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#thumbs-1 img');
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    assert.match((await page.getAttribute('#thumbs-1 img', 'alt'))!, /^webcam-smoking-\d+-\d+\.jpg$/);
+    await page.click('#camera-stop');
+    assert.equal(await page.isHidden('#camera'), true);
     assert.deepEqual(problems, []);
   },
 );

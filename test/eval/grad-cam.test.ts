@@ -8,6 +8,7 @@ import { decodeResized } from '../../src/data/image.js';
 import { toCHW } from '../../src/data/to-chw.js';
 import { upsampleBilinear } from '../../src/data/resample.js';
 import { camFromGradients } from '../../src/eval/cam.js';
+import { explainImage } from '../../src/eval/explain-image.js';
 import type { Explanation } from '../../src/eval/grad-cam.js';
 import { RUN_FORMAT_VERSION, type RunInfo } from '../../src/run/run-info.js';
 import { loadGradCam } from '../../src/run/saved-model.js';
@@ -288,7 +289,8 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
   const cam = await loadGradCam(dir, { threads: 1 });
   try {
     assert.equal(cam.layer, 'pool');
-    const a = await cam.explain(
+    const a = await explainImage(
+      cam,
       await picture(
         [
           { box: topRight.picture, rgb: RED },
@@ -297,7 +299,8 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
         1,
       ),
     );
-    const b = await cam.explain(
+    const b = await explainImage(
+      cam,
       await picture(
         [
           { box: bottomLeft.picture, rgb: RED },
@@ -306,7 +309,7 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
         2,
       ),
     );
-    const none = await cam.explain(await picture([{ box: bottomLeft.picture, rgb: GREEN }], 3));
+    const none = await explainImage(cam, await picture([{ box: bottomLeft.picture, rgb: GREEN }], 3));
     for (const [e, red, green] of [
       [a, topRight.model, bottomLeft.model],
       [b, bottomLeft.model, topRight.model],
@@ -341,7 +344,7 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
       batch.data.set(toCHW((await decodeResized(p, size)).rgb, size, preprocess), i * per);
     const together = await cam.explainBatch(batch);
     for (const [i, p] of pics.entries()) {
-      const alone = await cam.explain(p);
+      const alone = await explainImage(cam, p);
       assert.ok(Math.abs(alone.probability - together[i].probability) < 1e-6);
       assert.ok(alone.heatmap.every((v, j) => Math.abs(v - together[i].heatmap[j]) < 1e-5));
     }
@@ -353,7 +356,8 @@ test('the heat sits on the evidence: a red patch lights up wherever it is, a gre
   // to the forward node); the map is then at full resolution and still on the red patch only.
   const fine = await loadGradCam(dir, { threads: 1, layer: 'colour.relu' });
   try {
-    const e = await fine.explain(
+    const e = await explainImage(
+      fine,
       await picture(
         [
           { box: topRight.picture, rgb: RED },
@@ -400,7 +404,7 @@ test(
     try {
       assert.equal(cam.layer, 'MobilenetV2/Conv_1/relu6');
       const file = readdirSync(smokingImages.path).find((f) => f.startsWith('smoking'))!;
-      const e = await cam.explain(join(smokingImages.path, file));
+      const e = await explainImage(cam, join(smokingImages.path, file));
       assert.deepEqual(e.size, [224, 224]);
       assert.ok(e.heatmap.every((v) => v >= 0 && v <= 1));
       const raw = await cam.run(randomBatch(1, [224, 224], 13));

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { Command } from 'commander';
+import { explainImage } from '../../eval/explain-image.js';
 import { loadGradCam } from '../../run/saved-model.js';
 import { heatmapPng, overlayPng } from '../../report/heatmap.js';
 import { writeFileAtomic } from '../../weights/atomic-write.js';
@@ -20,7 +21,7 @@ export function explainCommand(): Command {
       const cam = await loadGradCam(o.model, { threads: o.threads });
       try {
         const t1 = performance.now();
-        const e = await cam.explain(image);
+        const e = await explainImage(cam, image);
         const t2 = performance.now();
         const png = o.mapOnly ? await heatmapPng(e) : await overlayPng(image, e, o.alpha);
         await writeFileAtomic(o.output, png);
