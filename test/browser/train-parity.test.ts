@@ -417,18 +417,22 @@ test(
 );
 
 test(
-  'MobileNetV2 at 224 on real photos: the same loss; every gradient within 1e-4 norm-wise, and element-wise wherever no ReLU6 mask flipped',
+  'MobileNetV2 at 224 on real photos: the same loss; every gradient that no flipped ReLU6 mask lies behind within 1e-5',
   { skip, timeout: 600_000 },
   async (t) => {
     // WebAssembly and MLAS round differently (~1e-6 relative). Of MobileNetV2's 24M ReLU6 mask bits on
     // this batch, a handful sit within a rounding of a bound (y = 0 on one side, a few 1e-7 on the
     // other) and come out the other way; the backward then passes dY at that element on one side only,
-    // which moves the gradients of every trainable before that Clip by up to that dY's share of them
-    // (element-wise up to a few 1e-3 on these photos), not by a rounding. Norm-wise every tensor agrees within 1e-4, and every trainable that no flipped
-    // mask lies after agrees element-wise within 1e-5, as on the ResNet above.
+    // which moves the gradients of every trainable before that Clip by that dY's share of them, not by
+    // a rounding: both are valid subgradients at the kink. On these photos a flip in block 7 moves
+    // blocks 6-7's LoRA gradients by up to 2.5e-3 norm-wise; every trainable that no flipped mask lies
+    // after agrees within 1e-5 element-wise, as on the ResNet above.
     const { lossErr, errs, normErrs, flips, behindFlip } = await compare(t, mobilenet.path);
     assert.ok(lossErr < 1e-4, `loss: rel ${lossErr}`);
-    for (const [n, e] of normErrs) assert.ok(e < 1e-4, `${n}: norm-wise rel ${e}`);
+    for (const [n, e] of normErrs) {
+      const bar = behindFlip.has(n) ? 1e-2 : 1e-5;
+      assert.ok(e < bar, `${n}: norm-wise rel ${e} (bar ${bar})`);
+    }
     for (const f of flips) {
       const off = Math.min(Math.abs(f.node - f.clip.lo), Math.abs(f.node - f.clip.hi));
       assert.ok(off < 1e-5, `${f.clip.name} [${f.at}]: y = ${f.node} is not at a bound`);
