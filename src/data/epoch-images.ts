@@ -41,7 +41,9 @@ export class EpochImages {
         `epoch images: the images are ${store.size.join('x')}, the model wants ${opts.preprocess.size.join('x')}`,
       );
     const graph = buildAugmentGraph(opts.preprocess.size, opts.preprocess, opts.augment);
-    return new EpochImages(store, opts, await Session.create(graph, { threads: opts.threads }));
+    // No arena: it would hold its largest batches' intermediates (100-200 MiB) through every train step.
+    const session = await Session.create(graph, { threads: opts.threads, memArena: false });
+    return new EpochImages(store, opts, session);
   }
 
   /** Images `indices` of the store as epoch `epoch` serves them: [N,3,H,W] in that order. */
