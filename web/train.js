@@ -173,21 +173,25 @@ $('dataset-folder').addEventListener('change', () => {
   loadDataset([...(input.files ?? [])]);
   input.value = '';
 });
-{
-  const zone = $('drop-dataset');
+/** A drop zone: `onDrop` gets the dropped file-system entries and the plain file list. */
+function dropZone(zone, onDrop) {
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('dragging');
   });
   zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
-  zone.addEventListener('drop', async (e) => {
+  zone.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('dragging');
     const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
-    const dirs = [];
-    loadDataset((await Promise.all(entries.map((en) => filesOf(en, dirs)))).flat(), dirs);
+    onDrop(entries, [...(e.dataTransfer?.files ?? [])]);
   });
 }
+
+dropZone($('drop-dataset'), async (entries) => {
+  const dirs = [];
+  loadDataset((await Promise.all(entries.map((en) => filesOf(en, dirs)))).flat(), dirs);
+});
 $('seed').addEventListener('change', refreshDataset);
 
 function clearClass(c) {
@@ -204,20 +208,8 @@ for (const c of CLASSES) {
       input.value = '';
     });
   }
-  const zone = $(`drop-${c}`);
-  zone.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    zone.classList.add('dragging');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
-  zone.addEventListener('drop', async (e) => {
-    e.preventDefault();
-    zone.classList.remove('dragging');
-    const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
-    const files = entries.length
-      ? (await Promise.all(entries.map(filesOf))).flat()
-      : [...(e.dataTransfer?.files ?? [])];
-    addPhotos(c, files);
+  dropZone($(`drop-${c}`), async (entries, files) => {
+    addPhotos(c, entries.length ? (await Promise.all(entries.map((en) => filesOf(en)))).flat() : files);
   });
   $(`clear-${c}`).addEventListener('click', () => {
     leaveDataset();
