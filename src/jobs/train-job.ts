@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { positiveProbabilities } from '../classify/classify.js';
 import { checkImages } from '../data/check-images.js';
 import { discoverDataset } from '../data/dataset.js';
+import { requireTwoClasses } from '../data/require-two-classes.js';
 import { BatchLoader } from '../data/loader.js';
 import type { Sample } from '../data/sample.js';
 import { formatSplitCounts } from '../data/split-counts.js';
@@ -71,10 +72,7 @@ const VALIDATION_BATCH = 16;
 /** The images to train and validate on: a given split, every labelled image, or the data's own split. */
 function splitsOf(c: TrainConfig, o: TrainJobOptions) {
   const ds = discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions });
-  if (ds.classes.length !== 2)
-    throw new Error(
-      `--data ${c.data}: found ${ds.classes.length} classes (${ds.classes.join(', ')}); smoker-lora trains a two-class detector`,
-    );
+  requireTwoClasses(ds, `--data ${c.data}`);
   if (o.splits) return { classes: ds.classes, ...o.splits };
   if (c.allLabelled)
     return {
