@@ -5,8 +5,6 @@ import { bilinearTaps } from '../data/resample.js';
 import type { Explanation } from '../eval/grad-cam.js';
 import { jet } from '../eval/jet.js';
 
-export { jet } from '../eval/jet.js';
-
 /** The colour map sampled at 256 levels: heat v in [0,1] maps to entry round(255·v). */
 const LUT: Uint8Array = (() => {
   const lut = new Uint8Array(256 * 3);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import type { Explanation } from '../../src/eval/grad-cam.js';
-import { heatmapPng, overlayPng, jet } from '../../src/report/heatmap.js';
+import { jet } from '../../src/eval/jet.js';
+import { heatmapPng, overlayPng } from '../../src/report/heatmap.js';
 
 /** An explanation of a [h,w] map given by a function of the pixel position. */
 function explanation(h: number, w: number, heat: (x: number, y: number) => number): Explanation {
