@@ -300,7 +300,8 @@ async function classifyPhoto(id: number, name: string, blob: Blob): Promise<void
   const t0 = performance.now();
   const size = info.preprocess.size;
   const { rgb } = await decodeResized(blob, size, name, MAX_INPUT_PIXELS);
-  const data = withViews(toCHW(rgb, size, info.preprocess), size[1], info.tta);
+  const chw = toCHW(rgb, size, info.preprocess);
+  const data = withViews(chw, size[1], info.tta);
   const input = {
     dtype: 'float32' as const,
     shape: [data.length / (3 * size[0] * size[1]), 3, ...size],
@@ -311,10 +312,7 @@ async function classifyPhoto(id: number, name: string, blob: Blob): Promise<void
   const probs = probabilities(logits, k, info.tta);
   const ms = performance.now() - t0;
   const heat = predictor.cam
-    ? heatLayer(
-        (await predictor.cam.explainBatch(packBatch([toCHW(rgb, size, info.preprocess)], size)))[0].heatmap,
-        size,
-      )
+    ? heatLayer((await predictor.cam.explainBatch(packBatch([chw], size)))[0].heatmap, size)
     : undefined;
   post(
     {
