@@ -5,6 +5,15 @@ import { type AugmentConfig, checkAugmentConfig, drawAugment } from './augment.j
 import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from './augment-graph.js';
 import { augmentRng, shuffleRng } from './derived-rng.js';
 import type { ImageStore } from './image-store.js';
+import { packBatch } from './pack-batch.js';
+
+/**
+ * Images per run of the batch graph. Its hundred-odd elementwise passes are memory-bound; over 8
+ * images at a time their planes stay in cache (measured on 2 cores, MobileNetV2 at 224, one epoch of the
+ * loader alone: 4.2 s in runs of 32, 2.6 s in runs of 8, 2.8 s of 4, 3.8 s of 2). Each image's ops are
+ * its own, so the batch is the same bit for bit.
+ */
+const CHUNK = 8;
 
 /** The sample indices 0..count-1 of epoch `epoch` in serving order: shuffled by (seed, epoch), or as given. */
 export function epochOrder(count: number, shuffle: boolean, seed: number, epoch: number): number[] {
@@ -49,10 +58,15 @@ export class EpochImages {
   /** Images `indices` of the store as epoch `epoch` serves them: [N,3,H,W] in that order. */
   async batch(epoch: number, indices: readonly number[]): Promise<Tensor<'float32'>> {
     const { augment, seed, preprocess } = this.opts;
-    const draws = augment && indices.map((i) => drawAugment(augment, augmentRng(seed, epoch, i)));
-    const images = indices.map((i) => this.store.image(i).rgb);
-    const out = await this.session.run(augmentFeeds(images, preprocess.size, augment, draws));
-    return out[AUGMENT_IO.output] as Tensor<'float32'>;
+    const parts: Float32Array[] = [];
+    for (let at = 0; at < indices.length; at += CHUNK) {
+      const chunk = indices.slice(at, at + CHUNK);
+      const draws = augment && chunk.map((i) => drawAugment(augment, augmentRng(seed, epoch, i)));
+      const images = chunk.map((i) => this.store.image(i).rgb);
+      const out = await this.session.run(augmentFeeds(images, preprocess.size, augment, draws));
+      parts.push(out[AUGMENT_IO.output].data as Float32Array);
+    }
+    return packBatch(parts, preprocess.size);
   }
 
   release(): Promise<void> {

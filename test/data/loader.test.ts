@@ -92,6 +92,21 @@ test('augmented batches are identical for any thread count and prefetch depth', 
   );
 });
 
+test('an image is augmented the same whatever batch it is served in (the graph runs in chunks of 8)', async () => {
+  const opts = { augment: SEED_AUGMENT, shuffle: true, seed: 7 };
+  const byImage = (epoch: Batch[]) =>
+    new Map(
+      epoch.flatMap((b) => {
+        const per = b.input.data.length / b.labels.length;
+        return b.paths.map((p, i) => [p, b.input.data.slice(i * per, (i + 1) * per)] as const);
+      }),
+    );
+  const [[whole]] = await collect({ ...opts, batchSize: 10 });
+  const one = await collect({ ...opts, batchSize: 1 });
+  assert.equal(whole.labels.length, 10);
+  assert.deepEqual(byImage([whole]), byImage(one[0]));
+});
+
 test("MemoryBatches (the browser's worker) serves the loader's batches from the same decoded images", async () => {
   const opts = { preprocess, batchSize: 4, augment: SEED_AUGMENT, shuffle: true, seed: 7 };
   const want = await collect(opts, [0, 1]);
