@@ -17,6 +17,13 @@ export interface Predictions {
   loss: number;
 }
 
+/** A batch's probabilities [n, classes] beside its labels and files. */
+export interface ScoredBatch {
+  probs: Float32Array;
+  labels: Int32Array;
+  paths: readonly string[];
+}
+
 /**
  * Class probabilities for every batch, optionally averaged with the mirrored image (test-time flip,
  * the augmentation the model was trained with).
@@ -28,29 +35,44 @@ export async function predict(
   opts: { tta?: boolean } = {},
 ): Promise<Predictions> {
   const tta = opts.tta ?? false;
-  const probs: Float32Array[] = [];
-  const labels: number[] = [];
-  const paths: string[] = [];
+  const scored: ScoredBatch[] = [];
   for await (const b of batches) {
-    const [n, c, h, w] = b.input.shape;
-    const views = withViews(b.input.data, w, tta);
-    const input = { dtype: 'float32' as const, shape: [views.length / (c * h * w), c, h, w], data: views };
-    probs.push(probabilities(await logitsOf(input), numClasses, tta));
-    if (probs.at(-1)!.length !== n * numClasses)
-      throw new Error(`predict: the model gave ${probs.at(-1)!.length / numClasses} rows for ${n} images`);
-    labels.push(...b.labels);
-    paths.push(...b.paths);
+    const logits = await logitsOf(viewsOf(b.input, tta));
+    scored.push({ probs: probabilities(logits, numClasses, tta), labels: b.labels, paths: b.paths });
   }
+  return predictionsOf(scored, numClasses);
+}
+
+/** A batch [N,3,H,W] and, with test-time flip, its mirror after it: [views·N,3,H,W]. */
+export function viewsOf(input: Tensor<'float32'>, tta: boolean): Tensor<'float32'> {
+  const [, c, h, w] = input.shape;
+  const views = withViews(input.data, w, tta);
+  return { dtype: 'float32', shape: [views.length / (c * h * w), c, h, w], data: views };
+}
+
+/** Scored batches as one set of predictions, with its mean cross-entropy. */
+export function predictionsOf(scored: readonly ScoredBatch[], numClasses: number): Predictions {
+  const labels = scored.flatMap((b) => [...b.labels]);
   const all = new Float32Array(labels.length * numClasses);
   let at = 0;
-  for (const p of probs) {
-    all.set(p, at);
-    at += p.length;
+  for (const b of scored) {
+    if (b.probs.length !== b.labels.length * numClasses)
+      throw new Error(
+        `predict: the model gave ${b.probs.length / numClasses} rows for ${b.labels.length} images`,
+      );
+    all.set(b.probs, at);
+    at += b.probs.length;
   }
   const loss =
     labels.reduce((s, y, i) => s - Math.log(Math.max(all[i * numClasses + y], 1e-12)), 0) /
     Math.max(1, labels.length);
-  return { numClasses, probs: all, labels: Int32Array.from(labels), paths, loss };
+  return {
+    numClasses,
+    probs: all,
+    labels: Int32Array.from(labels),
+    paths: scored.flatMap((b) => b.paths),
+    loss,
+  };
 }
 
 /** The share of images whose decided class (see classify) is their label, at the default threshold. */

@@ -9,7 +9,8 @@ import type { EpochRecord } from './history.js';
 import { learningRate, type ScheduleConfig } from './lr-schedule.js';
 import { clipGradNorm } from './optim/clip-grad-norm.js';
 import type { Optimizer } from './optim/optimizer.js';
-import { accuracyOf, predict, type Predictions } from './predict.js';
+import { FrozenValidation } from './frozen-validation.js';
+import { accuracyOf, type Predictions } from './predict.js';
 import type { TrainStep } from './train-step.js';
 import { mixBatch, type MixConfig } from './mix.js';
 import { WeightAverage, withValues } from './weight-average.js';
@@ -119,6 +120,8 @@ export async function runTraining(
     configHash: s.configHash,
     averaged: 0,
   };
+  // Built at the first validation: its images' frozen-layer outputs, kept for every later epoch.
+  let frozenVal: FrozenValidation | undefined;
   let average = s.ema > 0 ? WeightAverage.start('ema', s.ema, model.params) : undefined;
   // loadCheckpoint has checked the checkpoint against these settings and this model.
   if (resume) {
@@ -200,9 +203,8 @@ export async function runTraining(
     // The weights this epoch stands for: the average once there is one, else the trainables.
     const kept = average?.values ?? new Map([...model.params].map(([n, t]) => [n, t.data]));
     await withValues(model.params, kept, async () => {
-      const valPred = val
-        ? await predict((x) => forward.run(x), val.epoch(0), model.numClasses, { tta: s.tta })
-        : undefined;
+      if (val) frozenVal ??= await FrozenValidation.open(forward, val.epoch(0), s.tta);
+      const valPred = await frozenVal?.predict(model.numClasses);
       // A diverged model must not become the best adapter or the checkpoint: stop before saving either.
       if (valPred && !Number.isFinite(valPred.loss)) {
         throw new DivergedError(
