@@ -23,7 +23,7 @@ export interface LoaderOptions {
   shuffle?: boolean;
   /** Seeds the shuffle and the augmentation. Default 0. */
   seed?: number;
-  /** ONNX Runtime threads for the batch graph (augmentation and normalisation); default all cores. */
+  /** ONNX Runtime threads for the batch graph (augmentation and normalisation); default 1 (see EpochImages). */
   threads?: number;
   /**
    * Batches prepared ahead of the one being consumed. Default 0: the batch graph runs on the cores the

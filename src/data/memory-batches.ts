@@ -10,7 +10,7 @@ export interface MemoryBatchOptions {
   augment?: AugmentConfig;
   shuffle?: boolean;
   seed: number;
-  /** ONNX Runtime threads for the batch graph; default all cores. */
+  /** ONNX Runtime threads for the batch graph; default 1 (see EpochImages). */
   threads?: number;
   /** Awaited before each batch: the browser's worker yields to its message queue there (Stop). */
   beforeBatch?: () => Promise<void>;

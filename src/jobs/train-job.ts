@@ -150,7 +150,7 @@ export async function runTrainJob(
     await checkImages(data.val, { onBadImage: c.onBadImage, size }),
   ];
   for (const s of [...trainImgs.skipped, ...valImgs.skipped]) hooks.log(`skipped ${s.path}: ${s.reason}`);
-  const common = { preprocess: backbone.preprocess, batchSize: c.batch, seed: c.seed, threads: c.threads };
+  const common = { preprocess: backbone.preprocess, batchSize: c.batch, seed: c.seed };
   const train = await BatchLoader.open({
     ...common,
     samples: data.train,
