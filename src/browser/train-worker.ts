@@ -10,6 +10,7 @@ import ort from 'onnxruntime-web';
 import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
 import { MAX_INPUT_PIXELS } from '../data/image-error.js';
 import { packBatch } from '../data/pack-batch.js';
+import { requireClasses } from '../data/require-classes.js';
 import { ImageStore } from '../data/image-store.js';
 import { MemoryBatches } from '../data/memory-batches.js';
 import type { Sample } from '../data/sample.js';
@@ -137,10 +138,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
   stopping = false;
   const c = recipe(r);
   ort.env.wasm.numThreads = c.threads;
-  if (r.classes.length !== 2)
-    throw new Error(
-      `found ${r.classes.length} classes (${r.classes.join(', ')}); smoker-lora trains a two-class detector`,
-    );
+  requireClasses(r.classes, 'the photos');
   const names = r.photos.map((p) => p.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`${dup}: added twice; every photo needs its own file name`);
