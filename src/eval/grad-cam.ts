@@ -141,7 +141,9 @@ export class GradCam {
     const size = this.size;
     const n = input.shape[0];
     const batch = packBatch([withViews(input.data, size[1], tta)], size);
-    let { logits, activation, gradient } = await this.run(batch);
+    const first = await this.run(batch);
+    const logits = first.logits;
+    let { activation, gradient } = first;
     const k = this.classes.length;
     const probs = probabilities(logits.data, k, tta);
     const said = Array.from({ length: n }, (_, i) => decide(probs, k, i, threshold));
