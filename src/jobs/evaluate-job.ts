@@ -99,7 +99,7 @@ export async function runEvaluateJob(
         model: resolve(o.model),
         data: resolve(o.data),
         split: name,
-        ...(model.classes.length === 2 ? { threshold } : { decision: 'the most probable class' }),
+        ...(model.classes.length === 2 ? { threshold } : { decision: 'most probable class' }),
         tta,
         backbone: model.info.backbone,
       },

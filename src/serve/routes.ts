@@ -27,7 +27,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
    * How the answers decide: two classes by P(positive) at the threshold; more by the most probable class,
    * where the threshold does not apply.
    */
-  const decision = k === 2 ? { positiveClass: positive, threshold } : { decision: 'the most probable class' };
+  const decision = k === 2 ? { positiveClass: positive, threshold } : { decision: 'most probable class' };
   /** P(positive) with two classes; with more, P(label) and every class's probability by name. */
   const scores = (p: Float32Array, said: number) =>
     k === 2

@@ -155,7 +155,7 @@ test('serve a 3-class run: every class probability in /v1/predict, the said clas
   try {
     const model = (await (await fetch(`${url}/v1/model`)).json()) as Record<string, unknown>;
     assert.deepEqual(model.classes, CLASSES);
-    assert.equal(model.decision, 'the most probable class');
+    assert.equal(model.decision, 'most probable class');
     assert.ok(!('threshold' in model) && !('positiveClass' in model));
     const photo = readFileSync(join(data, 'test/dog/dog_1.jpg'));
     const post = (path: string) =>
