@@ -66,16 +66,23 @@ function backboneName(b) {
   return parts.length > 1 && /\.onnx$/i.test(b) ? parts[parts.length - 2] : parts[parts.length - 1];
 }
 
+/** The run's ROC-AUC: the binary one, or with more than two classes the one-vs-rest macro one. */
+const auc = (v) => (v.roc_auc_ovr_macro !== undefined ? v.roc_auc_ovr_macro : v.roc_auc);
+
+/** What a result's probability is of: the positive class, or with more than two classes the label. */
+const probabilityOf = (label) => (meta.classes.length === 2 ? meta.positiveClass : label);
+
 function showModel(m) {
   const v = m.metrics;
   const scores = v
-    ? ` · validation accuracy ${pct(v.accuracy)}${v.roc_auc != null ? `, ROC AUC ${v.roc_auc.toFixed(3)}` : ''}`
+    ? ` · validation accuracy ${pct(v.accuracy)}${auc(v) != null ? `, ROC AUC ${auc(v).toFixed(3)}` : ''}`
     : '';
   els.summary.textContent = `${backboneName(m.backbone)} with LoRA (rank ${m.lora.rank})${scores}`;
   const [h, w] = m.preprocess.size;
   els.details.textContent =
-    `Model ${m.id}: classes ${m.classes.map(prettyClass).join(' / ')}, threshold ${m.threshold} on ` +
-    `P(${m.positiveClass}), input ${w}×${h}. Everything on this page is served by this server; ` +
+    `Model ${m.id}: classes ${m.classes.map(prettyClass).join(' / ')}, ` +
+    `${m.classes.length === 2 ? `threshold ${m.threshold} on P(${m.positiveClass})` : 'the most probable class'}, ` +
+    `input ${w}×${h}. Everything on this page is served by this server; ` +
     `nothing is fetched from elsewhere.`;
 }
 
@@ -119,16 +126,18 @@ function showResult(card, r) {
   li.dataset.class = r.label;
   li.dataset.probability = String(r.probability);
   li.querySelector('.badge').textContent = prettyClass(r.label);
-  li.querySelector('.prob').textContent = `P(${meta.positiveClass}) ${pct(r.probability)}`;
+  li.querySelector('.prob').textContent = `P(${probabilityOf(r.label)}) ${pct(r.probability)}`;
   /** @type {HTMLElement} */ (li.querySelector('.fill')).style.width = pct(r.probability);
-  /** @type {HTMLElement} */ (li.querySelector('.mark')).style.left = pct(r.threshold);
+  const mark = /** @type {HTMLElement} */ (li.querySelector('.mark'));
+  mark.hidden = r.threshold === undefined;
+  if (r.threshold !== undefined) mark.style.left = pct(r.threshold);
   const how = document.createElement('span');
   how.className = 'how';
   how.textContent = r.how;
   li.querySelector('.meta').replaceChildren(how, r.detail);
   li.setAttribute(
     'aria-label',
-    `${card.name}: ${prettyClass(r.label)}, probability of ${meta.positiveClass} ${pct(r.probability)}`,
+    `${card.name}: ${prettyClass(r.label)}, probability of ${probabilityOf(r.label)} ${pct(r.probability)}`,
   );
 }
 
@@ -145,7 +154,7 @@ function showError(card, mode, message) {
 function showOverlay(card, blob) {
   const overlay = objectUrl(blob);
   card.img.src = overlay;
-  const heatAlt = `${card.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${meta.positiveClass})`;
+  const heatAlt = `${card.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${probabilityOf(card.li.dataset.class)})`;
   card.img.alt = heatAlt;
   card.li.dataset.overlay = 'yes';
   const toggle = /** @type {HTMLButtonElement} */ (card.li.querySelector('.toggle-view'));
@@ -263,10 +272,11 @@ async function runInBrowser(file, card) {
   const t3 = performance.now();
   const k = m.classes.length;
   const probs = probabilities(/** @type {Float32Array} */ (out.logits.data), k, m.tta);
+  const said = decide(probs, k, 0, m.threshold);
   showResult(card, {
     mode: 'browser',
-    label: m.classes[decide(probs, k, 0, m.threshold)],
-    probability: positiveProbabilities(probs, k)[0],
+    label: m.classes[said],
+    probability: k === 2 ? positiveProbabilities(probs, k)[0] : probs[said],
     threshold: m.threshold,
     how: `This browser · ${ms(t3 - t0)}`,
     detail:
@@ -299,9 +309,14 @@ async function handleFiles(list) {
   const done = cards.filter((c) => c.li.dataset.state === 'done');
   const positives = done.filter((c) => c.li.dataset.label === 'positive').length;
   const failed = n - done.length;
+  const unread = failed ? `, ${failed} could not be read` : '';
+  if (meta && meta.classes.length > 2) {
+    const per = meta.classes.map((c) => `${done.filter((d) => d.li.dataset.class === c).length} ${c}`);
+    return setStatus(`Checked ${n} ${noun} ${where}: ${per.join(', ')}${unread}.`);
+  }
   setStatus(
     `Checked ${n} ${noun} ${where}: ${positives} ${meta ? prettyClass(meta.positiveClass).toLowerCase() : 'positive'}, ` +
-      `${done.length - positives} not${failed ? `, ${failed} could not be read` : ''}.`,
+      `${done.length - positives} not${unread}.`,
   );
 }
 

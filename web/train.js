@@ -8,11 +8,21 @@ import { droppedDataset } from './lib/folders.js';
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
-const CLASSES = [0, 1];
 const SHOWN_THUMBS = 24;
+const DEFAULT_CLASSES = ['notsmoking', 'smoking'];
+/** Fewer classes are refused (the CLI's requireClasses), so a box cannot be removed below this. */
+const MIN_CLASSES = 2;
 
-/** Photos per class: { name, file, url }. */
-const photos = CLASSES.map(() => []);
+/**
+ * The classes in label order, each with its photos ({ name, file, url }). A class's uid names its box's
+ * elements (class-name-<uid>, photos-<uid>, ...) and stays when others are removed; its label is its place.
+ */
+const classes = [];
+let nextUid = 0;
+const classOf = (uid) => classes.find((k) => k.uid === uid);
+const labelOf = (uid) => classes.findIndex((k) => k.uid === uid);
+/** The class names of the model that predicts (from the worker's 'ready'). */
+let predictorClasses = DEFAULT_CLASSES;
 let worker = null;
 let training = false;
 /** The finished run's files by name (ArrayBuffer or Uint8Array), its metrics and history. */
@@ -32,7 +42,7 @@ function showError(message) {
 // Photos
 
 function renderClass(c) {
-  const list = photos[c];
+  const list = classOf(c).photos;
   const n = list.length;
   $(`count-${c}`).textContent = n === 0 ? 'No photos yet.' : `${n} photo${n > 1 ? 's' : ''}`;
   const ul = $(`thumbs-${c}`);
@@ -61,12 +71,13 @@ const isImageName = (name) => /\.(jpe?g|png|webp|bmp|gif|avif)$/i.test(name);
 
 function addPhotos(c, files) {
   leaveDataset();
-  const known = new Set(photos[c].map((p) => p.name));
+  const { photos } = classOf(c);
+  const known = new Set(photos.map((p) => p.name));
   for (const file of files) {
     const name = file.webkitRelativePath || file.relativePath || file.name;
     if (known.has(name) || (!file.type.startsWith('image/') && !isImageName(name))) continue;
     known.add(name);
-    photos[c].push({ name, file, url: URL.createObjectURL(file) });
+    photos.push({ name, file, url: URL.createObjectURL(file) });
   }
   renderClass(c);
 }
@@ -102,7 +113,7 @@ let dataset = null;
 const pathOf = (file) => file.webkitRelativePath || file.relativePath || file.name;
 
 function loadDataset(files, dirs = []) {
-  for (const c of CLASSES) clearClass(c);
+  for (const { uid } of classes) clearClass(uid);
   const byPath = new Map(files.map((f) => [pathOf(f), f]));
   dataset = { byPath, paths: [...byPath.keys(), ...dirs], found: null };
   refreshDataset();
@@ -124,21 +135,23 @@ function refreshDataset() {
     table.hidden = true;
     delete table.dataset.splits;
     $('dataset-summary').textContent = '';
-    for (const c of CLASSES) clearClass(c);
+    for (const { uid } of classes) clearClass(uid);
     showError(e.message);
     return;
   }
   const ds = dataset.found;
   const all = [...ds.splits.train, ...ds.splits.val, ...ds.splits.test];
-  for (const c of CLASSES) {
-    $(`class-name-${c}`).value = ds.classes[c];
-    clearClass(c);
+  while (classes.length < ds.classes.length) addClass('');
+  while (classes.length > ds.classes.length) dropClass(classes.at(-1).uid);
+  for (const [c, { uid, photos }] of classes.entries()) {
+    $(`class-name-${uid}`).value = ds.classes[c];
+    clearClass(uid);
     for (const [path, label] of all)
       if (label === c) {
         const file = dataset.byPath.get(path);
-        photos[c].push({ name: path, file, url: URL.createObjectURL(file) });
+        photos.push({ name: path, file, url: URL.createObjectURL(file) });
       }
-    renderClass(c);
+    renderClass(uid);
   }
   $('dataset-summary').textContent = `Data set: ${ds.layout}.`;
   const head = document.createElement('tr');
@@ -195,28 +208,86 @@ dropZone($('drop-dataset'), async (entries) => {
 $('seed').addEventListener('change', refreshDataset);
 
 function clearClass(c) {
-  for (const p of photos[c]) URL.revokeObjectURL(p.url);
-  photos[c] = [];
+  for (const p of classOf(c).photos.splice(0)) URL.revokeObjectURL(p.url);
   renderClass(c);
 }
 
-for (const c of CLASSES) {
-  for (const id of [`photos-${c}`, `folder-${c}`]) {
-    const input = $(id);
+/** A new class box at the end, from the page's template, with its photo inputs, drop zone and webcam. */
+function addClass(name) {
+  const c = nextUid++;
+  const box = $('class-template').content.firstElementChild.cloneNode(true);
+  box.dataset.class = String(c);
+  const part = (selector, id) => Object.assign(box.querySelector(selector), { id: `${id}-${c}` });
+  part('.class-name', 'class-name').value = name;
+  box.querySelector('.name-label').htmlFor = `class-name-${c}`;
+  for (const kind of ['photos', 'folder']) {
+    const input = part(`.${kind}-input`, kind);
+    box.querySelector(`.${kind}-label`).htmlFor = input.id;
     input.addEventListener('change', () => {
       addPhotos(c, [...(input.files ?? [])]);
       input.value = '';
     });
   }
-  dropZone($(`drop-${c}`), async (entries, files) => {
+  dropZone(part('.drop-zone', 'drop'), async (entries, files) => {
     addPhotos(c, entries.length ? (await Promise.all(entries.map((en) => filesOf(en)))).flat() : files);
   });
-  $(`clear-${c}`).addEventListener('click', () => {
+  for (const [selector, id] of [
+    ['.count', 'count'],
+    ['.thumbs', 'thumbs'],
+  ])
+    part(selector, id);
+  part('.clear', 'clear').addEventListener('click', () => {
     leaveDataset();
     clearClass(c);
   });
+  part('.remove', 'remove').addEventListener('click', () => removeClass(c));
+  const webcam = part('.webcam', 'webcam');
+  if (noWebcam) Object.assign(webcam, { disabled: true, title: noWebcam });
+  webcam.addEventListener('click', () => openCamera(c));
+  classes.push({ uid: c, photos: [] });
+  $('classes').append(box);
   renderClass(c);
+  renumber();
+  return c;
 }
+
+/** Removes a class box and its photos (a dropped data set's classes decide how many there are). */
+function dropClass(c) {
+  clearClass(c);
+  if (stream && cameraClass === c) stopCamera();
+  classes.splice(labelOf(c), 1);
+  document.querySelector(`fieldset[data-class="${c}"]`).remove();
+  delete document.body.dataset[`photos${c}`];
+  renumber();
+}
+
+/** The user's removal: the photos per class change, and focus goes to the class now in its place. */
+function removeClass(c) {
+  if (classes.length <= MIN_CLASSES) return;
+  const at = labelOf(c);
+  leaveDataset();
+  dropClass(c);
+  $(`class-name-${classes[Math.min(at, classes.length - 1)].uid}`).focus();
+}
+
+/** Legends by place (with two classes the second is the positive one); removal needs more than two. */
+function renumber() {
+  for (const [i, { uid }] of classes.entries()) {
+    const box = document.querySelector(`fieldset[data-class="${uid}"]`);
+    box.querySelector('legend').textContent =
+      `Class ${i + 1}${classes.length === 2 && i === 1 ? ' (the positive class)' : ''}`;
+    const remove = $(`remove-${uid}`);
+    remove.disabled = classes.length <= MIN_CLASSES;
+    remove.setAttribute('aria-label', `Remove class ${i + 1}`);
+    remove.title = remove.disabled ? `At least ${MIN_CLASSES} classes are needed` : '';
+  }
+  document.body.dataset.classes = String(classes.length);
+}
+
+$('add-class').addEventListener('click', () => {
+  leaveDataset();
+  $(`class-name-${addClass('')}`).focus();
+});
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
 
@@ -227,7 +298,7 @@ let stream = null;
 let cameraClass = 0;
 let captured = 0;
 
-const className = (c) => $(`class-name-${c}`).value.trim() || `class ${c + 1}`;
+const className = (c) => $(`class-name-${c}`).value.trim() || `class ${labelOf(c) + 1}`;
 
 function stopCamera() {
   stream?.getTracks().forEach((t) => t.stop());
@@ -236,34 +307,32 @@ function stopCamera() {
   $('camera').hidden = true;
 }
 
-if (!navigator.mediaDevices?.getUserMedia) {
-  const why = 'The webcam needs a secure page (https, or http on localhost); add photos from files instead.';
-  for (const c of CLASSES) {
-    $(`webcam-${c}`).disabled = true;
-    $(`webcam-${c}`).title = why;
-  }
-  $('webcam-note').textContent = why;
+/** Why the webcam buttons are off, if they are. */
+const noWebcam = navigator.mediaDevices?.getUserMedia
+  ? ''
+  : 'The webcam needs a secure page (https, or http on localhost); add photos from files instead.';
+if (noWebcam) {
+  $('webcam-note').textContent = noWebcam;
   $('webcam-note').hidden = false;
 }
 
-for (const c of CLASSES)
-  $(`webcam-${c}`).addEventListener('click', async () => {
-    cameraClass = c;
-    $('camera-capture').textContent = `Capture a photo of ${className(c)}`;
-    if (!stream) {
-      try {
-        stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-      } catch (e) {
-        $('webcam-note').textContent = `Cannot use the webcam: ${e.message}`;
-        $('webcam-note').hidden = false;
-        return;
-      }
-      $('camera-video').srcObject = stream;
-      $('camera').hidden = false;
-      $('webcam-note').hidden = true;
+async function openCamera(c) {
+  cameraClass = c;
+  $('camera-capture').textContent = `Capture a photo of ${className(c)}`;
+  if (!stream) {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    } catch (e) {
+      $('webcam-note').textContent = `Cannot use the webcam: ${e.message}`;
+      $('webcam-note').hidden = false;
+      return;
     }
-    $('camera-capture').focus();
-  });
+    $('camera-video').srcObject = stream;
+    $('camera').hidden = false;
+    $('webcam-note').hidden = true;
+  }
+  $('camera-capture').focus();
+}
 
 $('camera-capture').addEventListener('click', async () => {
   const video = $('camera-video');
@@ -280,8 +349,10 @@ $('camera-capture').addEventListener('click', async () => {
 
 $('camera-stop').addEventListener('click', () => {
   stopCamera();
-  $(`webcam-${cameraClass}`).focus();
+  $(`webcam-${cameraClass}`)?.focus();
 });
+
+for (const name of DEFAULT_CLASSES) addClass(name);
 
 // ---------------------------------------------------------------------------------------------------
 // The backbone: the server's, or a file the user picks
@@ -442,9 +513,11 @@ function onReply(r) {
     showResult({ files: r.files, zip: r.zip, metrics: r.metrics, history: r.history, savedAt: null });
   } else if (r.type === 'ready') {
     document.body.dataset.predictor = 'ready';
+    predictorClasses = r.classes;
+    const raised = r.classes.length === 2 ? 'the positive class' : 'the class it says';
     $('heat-note').textContent = r.noHeatMap
       ? `Predictions come without a heat map: ${r.noHeatMap}`
-      : 'Each prediction comes with its Grad-CAM heat map: warm colours mark what raised the positive class.';
+      : `Each prediction comes with its Grad-CAM heat map: warm colours mark what raised ${raised}.`;
   } else if (r.type === 'prediction') showPrediction(r);
   else if (r.type === 'error') {
     if (r.id !== undefined) return showPrediction({ id: r.id, error: r.message });
@@ -458,10 +531,13 @@ $('train').addEventListener('click', async () => {
   if (training) return;
   if (dataset && !dataset.found) return refreshDataset();
   showError('');
-  const classes = CLASSES.map((c) => $(`class-name-${c}`).value.trim());
-  if (classes.some((n) => !n)) return showError('every class needs a name');
-  if (classes[0] === classes[1])
-    return showError(`the classes need different names (both are '${classes[0]}')`);
+  const names = classes.map(({ uid }) => $(`class-name-${uid}`).value.trim());
+  if (names.some((n) => !n)) return showError('every class needs a name');
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined)
+    return showError(
+      `the classes need different names (${names.length === 2 ? 'both are' : 'two are'} '${twice}')`,
+    );
   training = true;
   document.body.dataset.training = 'yes';
   $('train').disabled = true;
@@ -481,8 +557,8 @@ $('train').addEventListener('click', async () => {
         type: 'train',
         backbone: backbone.bytes,
         backboneName: backbone.name,
-        classes,
-        photos: CLASSES.flatMap((c) => photos[c].map((p) => ({ name: p.name, label: c, blob: p.file }))),
+        classes: names,
+        photos: classes.flatMap((k, label) => k.photos.map((p) => ({ name: p.name, label, blob: p.file }))),
         ...(dataset?.found ? { dataset: datasetSplit(dataset.found) } : {}),
         settings: settings(),
       },
@@ -527,8 +603,12 @@ function showResult(run) {
   const m = run.metrics;
   $('result-summary').textContent =
     `${run.savedAt ? `Saved in this browser on ${new Date(run.savedAt).toLocaleString()}. ` : ''}` +
-    `Validation: accuracy ${pct(m.accuracy)} on ${m.n} photos, F1 ${m.f1.toFixed(3)}, log loss ${m.log_loss.toFixed(4)}` +
-    `${m.roc_auc !== null ? `, ROC AUC ${m.roc_auc.toFixed(3)}` : ''}.`;
+    `Validation: accuracy ${pct(m.accuracy)} on ${m.n} photos, ` +
+    (m.classes.length === 2
+      ? `F1 ${m.f1.toFixed(3)}, log loss ${m.log_loss.toFixed(4)}` +
+        `${m.roc_auc !== null ? `, ROC AUC ${m.roc_auc.toFixed(3)}` : ''}.`
+      : `${m.classes.length} classes, macro F1 ${m.macro.f1.toFixed(3)}, log loss ${m.log_loss.toFixed(4)}` +
+        `${m.roc_auc_ovr_macro !== null ? `, ROC AUC (one-vs-rest, macro) ${m.roc_auc_ovr_macro.toFixed(3)}` : ''}.`);
   $('result-summary').dataset.accuracy = String(m.accuracy);
   $('result-summary').dataset.logLoss = String(m.log_loss);
   $('save').disabled = Boolean(run.savedAt);
@@ -578,6 +658,9 @@ $('forget').addEventListener('click', async () => {
 let nextId = 0;
 const pending = new Map();
 
+/** What a prediction's probability is of: the positive class, or with more than two classes its label. */
+const probabilityOf = (label) => (predictorClasses.length === 2 ? predictorClasses[1] : label);
+
 function showPrediction(r) {
   const card = pending.get(r.id);
   if (!card) return;
@@ -589,7 +672,7 @@ function showPrediction(r) {
   else {
     li.dataset.label = r.label;
     li.dataset.probability = String(r.probability);
-    text.textContent = `${r.label}, P(${$(`class-name-1`).value.trim() || 'positive'}) ${pct(r.probability)} (${Math.round(r.ms)} ms)`;
+    text.textContent = `${r.label}, P(${probabilityOf(r.label)}) ${pct(r.probability)} (${Math.round(r.ms)} ms)`;
     if (r.heat) showOverlay(card, r.heat).catch((e) => text.append(`; no heat map: ${e.message}`));
   }
 }
@@ -609,8 +692,7 @@ async function showOverlay(card, heat) {
   ctx.drawImage(layer, 0, 0, photo.width, photo.height);
   photo.close();
   const overlay = URL.createObjectURL(await canvas.convertToBlob({ type: 'image/png' }));
-  const positive = $('class-name-1').value.trim() || 'the positive class';
-  const heatAlt = `${card.file.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${positive})`;
+  const heatAlt = `${card.file.name} with the Grad-CAM heat map: warm colours mark the regions that raised P(${probabilityOf(card.li.dataset.label)})`;
   card.img.src = overlay;
   card.img.alt = heatAlt;
   card.li.dataset.overlay = 'yes';

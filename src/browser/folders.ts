@@ -4,7 +4,7 @@
  * `smoker-lora train --data` refuses it, in its words with the folder's name for `--data <path>`.
  */
 import { discoverDropped, droppedRoot } from '../data/dropped-folder.js';
-import { requireTwoClasses } from '../data/require-two-classes.js';
+import { requireClasses } from '../data/require-classes.js';
 import { SPLIT_NAMES, type SplitName } from '../data/split-folders.js';
 
 export interface DroppedDataset {
@@ -19,7 +19,7 @@ export interface DroppedDataset {
 export function droppedDataset(paths: string[], seed: number): DroppedDataset {
   const ds = discoverDropped(paths, { seed });
   const where = droppedRoot(paths) || 'the dropped folders';
-  requireTwoClasses(ds, where);
+  requireClasses(ds.classes, where);
   if (ds.splits.val.length === 0)
     throw new Error(
       `${where}: no validation images; add a Validation folder, or drop one unsplit folder to have it split`,

@@ -10,13 +10,14 @@ import ort from 'onnxruntime-web';
 import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
 import { MAX_INPUT_PIXELS } from '../data/image-error.js';
 import { packBatch } from '../data/pack-batch.js';
+import { requireClasses } from '../data/require-classes.js';
 import { ImageStore } from '../data/image-store.js';
 import { MemoryBatches } from '../data/memory-batches.js';
 import type { Sample } from '../data/sample.js';
 import { DEFAULT_SPLIT_FRACTIONS, splitShares, splitUnsplit } from '../data/stratified-split.js';
 import { GradCam } from '../eval/grad-cam.js';
 import { jet } from '../eval/jet.js';
-import { computeMetrics, type Metrics } from '../eval/metrics.js';
+import { modelMetrics, type ModelMetrics } from '../eval/model-metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { adapterFiles } from '../lora/adapter-format.js';
 import { defaultTargets } from '../lora/default-targets.js';
@@ -70,7 +71,7 @@ export type Reply =
       /** The run folder's files by name, and the whole folder as a zip. */
       files: Record<string, Uint8Array>;
       zip: Uint8Array;
-      metrics: Metrics | null;
+      metrics: ModelMetrics | null;
       history: EpochRecord[];
       /** The epoch whose weights the files hold (0: none finished). */
       keptEpoch: number;
@@ -137,10 +138,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
   stopping = false;
   const c = recipe(r);
   ort.env.wasm.numThreads = c.threads;
-  if (r.classes.length !== 2)
-    throw new Error(
-      `found ${r.classes.length} classes (${r.classes.join(', ')}); smoker-lora trains a two-class detector`,
-    );
+  requireClasses(r.classes, 'the photos');
   const names = r.photos.map((p) => p.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`${dup}: added twice; every photo needs its own file name`);
@@ -224,7 +222,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
     for (const [name, t] of model.params) t.data.set(best.get(name)!);
     post({ type: 'status', text: 'Measuring the kept model on validation…' });
     const val = await predict((x) => forward.run(x), valBatches.epoch(0), model.numClasses, { tta: c.tta });
-    const metrics = computeMetrics(val.labels, positiveProbabilities(val.probs, val.numClasses), {
+    const metrics = modelMetrics(val.labels, val.probs, {
       classes: r.classes,
       split: 'validation',
       threshold: c.threshold,
@@ -245,7 +243,7 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2)
 function runFiles(
   model: LoraModel,
   info: RunInfo,
-  metrics: Metrics,
+  metrics: ModelMetrics,
   history: EpochRecord[],
 ): Record<string, Uint8Array> {
   return {
@@ -311,6 +309,7 @@ async function classifyPhoto(id: number, name: string, blob: Blob): Promise<void
   const k = info.classes.length;
   const probs = probabilities(logits, k, info.tta);
   const ms = performance.now() - t0;
+  const said = decide(probs, k, 0, info.threshold);
   const heat = predictor.cam
     ? heatLayer((await predictor.cam.explainBatch(packBatch([chw], size)))[0].heatmap, size)
     : undefined;
@@ -318,8 +317,9 @@ async function classifyPhoto(id: number, name: string, blob: Blob): Promise<void
     {
       type: 'prediction',
       id,
-      label: info.classes[decide(probs, k, 0, info.threshold)],
-      probability: positiveProbabilities(probs, k)[0],
+      label: info.classes[said],
+      // P(positive) for two classes, as predict gives it; with more, P(label).
+      probability: k === 2 ? positiveProbabilities(probs, k)[0] : probs[said],
       ms,
       ...(heat ? { heat } : {}),
     },

@@ -71,3 +71,11 @@ export function decide(probs: ArrayLike<number>, classes: number, i: number, thr
   for (let k = 1; k < classes; k++) if (probs[at + k] > probs[at + best]) best = k;
   return best;
 }
+
+/** Refuses an option that only a two-class model has (a threshold on P(positive)) for a model of more. */
+export function requireTwoClassesFor(option: string, classes: readonly string[]): void {
+  if (classes.length !== 2)
+    throw new Error(
+      `${option}: applies to two-class models only; this one has ${classes.length} classes (${classes.join(', ')}) and says the most probable one`,
+    );
+}

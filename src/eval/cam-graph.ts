@@ -1,7 +1,9 @@
 import { appendBackward } from '../autodiff/backward.js';
 import { attr, type Graph, type Node } from '../graph/ir.js';
-import { f32 } from '../graph/tensor.js';
 import { probeShapes } from '../runtime/probe-shapes.js';
+
+/** The Grad-CAM graph's second input: one one-hot row per sample, the class whose logit is explained. */
+export const CAM_TARGET = 'gradcam.target';
 
 /** Ops between the global average pool and the `features` value that leave the pooled vector as is. */
 const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Squeeze', 'Identity']);
@@ -24,8 +26,9 @@ export function findCamLayer(g: Graph, where = 'model'): string {
 
 /**
  * Turns a merged run model (`input` -> `logits`, `features`) into the Grad-CAM graph in place: the input
- * is fixed to [N,3,h,w], the loss is the positive (last) class logit summed over the batch (samples are
- * independent, so its gradient holds each sample's own d logit/dA), and the outputs become `logits`, A
+ * is fixed to [N,3,h,w], the loss is each sample's explained class logit (picked by the one-hot rows of
+ * the input CAM_TARGET [N, classes]) summed over the batch (samples are independent, so its gradient
+ * holds each sample's own d logit/dA), and the outputs become `logits`, A
  * and dlogit/dA. Only the tail from A to the logits gets backward nodes: the forward graph upstream of A
  * is left as it is (a MaxPool in the tail gains an Indices output, so pass a graph of your own, e.g. a
  * fresh import or a clone). Returns the names of A and its gradient.
@@ -52,9 +55,10 @@ export async function buildGradCamGraph(
   if (!g.nodes.some((n) => n.outputs.includes(activation)))
     throw new Error(`${where}: no node computes '${activation}'`);
 
-  const onehot = new Float32Array(numClasses);
-  onehot[numClasses - 1] = 1;
-  const picked = g.op('Mul', ['logits', g.constant(f32([1, numClasses], onehot), 'gradcam.onehot')]);
+  // Each sample's explained class as a one-hot row, fed with the batch (the positive class, or with
+  // more than two classes the one the model says).
+  g.inputs.push({ name: CAM_TARGET, dtype: 'float32', shape: ['N', numClasses] });
+  const picked = g.op('Mul', ['logits', CAM_TARGET]);
   const loss = g.op('ReduceSum', [picked], { keepdims: attr.int(0) }, 'gradcam.loss');
   g.outputs = [{ name: 'logits', dtype: 'float32', shape: ['N', numClasses] }];
   const shapes = await probeShapes(g);

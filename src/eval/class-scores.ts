@@ -1,5 +1,3 @@
-import type { ConfusionMatrix } from './confusion.js';
-
 export interface ClassScores {
   precision: number;
   recall: number;
@@ -9,14 +7,19 @@ export interface ClassScores {
 }
 
 /**
- * Precision, recall and F1 of class `k` (0 or 1) read off the confusion matrix. Where a ratio
+ * Precision, recall and F1 of class `k` read off a K x K confusion matrix (rows: true class). Where a ratio
  * has a zero denominator it is reported as 0, as scikit-learn's default `zero_division` does,
  * and a note says so instead of a NaN spreading into the averages.
  */
-export function classScores(cm: ConfusionMatrix, k: 0 | 1, name: string, notes: string[]): ClassScores {
+export function classScores(
+  cm: readonly (readonly number[])[],
+  k: number,
+  name: string,
+  notes: string[],
+): ClassScores {
   const tp = cm[k][k];
-  const predicted = cm[0][k] + cm[1][k];
-  const support = cm[k][0] + cm[k][1];
+  const predicted = cm.reduce((s, row) => s + row[k], 0);
+  const support = cm[k].reduce((s, v) => s + v, 0);
   const ratio = (num: number, den: number, what: string, why: string) => {
     if (den > 0) return num / den;
     notes.push(`${what} of '${name}' is undefined (${why}); reported as 0, as scikit-learn does.`);

@@ -1,5 +1,7 @@
 import { formatScore as f, formatThreshold } from './format-number.js';
 import type { Metrics } from './metrics.js';
+import { isBinary, type ModelMetrics } from './model-metrics.js';
+import type { MulticlassMetrics } from './multiclass-metrics.js';
 
 const BOLD = '\x1b[1m';
 const RESET = '\x1b[0m';
@@ -9,7 +11,11 @@ const RESET = '\x1b[0m';
  * ROC-AUC, then the confusion matrix with class names. `color` adds bold headings only; pass
  * `process.stdout.isTTY` so piped output stays free of escape codes.
  */
-export function formatMetricsTable(m: Metrics, { color }: { color: boolean }): string {
+export function formatMetricsTable(m: ModelMetrics, { color }: { color: boolean }): string {
+  return isBinary(m) ? binaryTable(m, color) : multiclassTable(m, color);
+}
+
+function binaryTable(m: Metrics, color: boolean): string {
   const bold = (s: string) => (color ? BOLD + s + RESET : s);
   const scores = [
     ...m.classes.map((c) => {
@@ -34,6 +40,40 @@ export function formatMetricsTable(m: Metrics, { color }: { color: boolean }): s
     '',
     bold('confusion matrix (rows: true class, columns: predicted)'),
     ...alignRows([['', ...m.classes], ...matrix], bold),
+    ...(m.notes.length > 0 ? ['', ...m.notes.map((n) => `note: ${n}`)] : []),
+  ].join('\n');
+}
+
+/** The K-class table: per-class rows with each class's one-vs-rest ROC-AUC, then the K x K matrix. */
+function multiclassTable(m: MulticlassMetrics, color: boolean): string {
+  const bold = (s: string) => (color ? BOLD + s + RESET : s);
+  const auc = (v: number | null) => (v === null ? 'n/a' : f(v));
+  const scores = [
+    ...m.classes.map((c) => {
+      const s = m.per_class[c];
+      return [c, f(s.precision), f(s.recall), f(s.f1), auc(m.roc_auc_ovr_per_class[c]), String(s.support)];
+    }),
+    [
+      'macro avg',
+      f(m.macro.precision),
+      f(m.macro.recall),
+      f(m.macro.f1),
+      auc(m.roc_auc_ovr_macro),
+      String(m.n),
+    ],
+    ['accuracy', '', '', f(m.accuracy), '', String(m.n)],
+    ['log loss', '', '', f(m.log_loss), '', ''],
+  ];
+  return [
+    bold(`${m.split ?? 'evaluation'}: ${m.n} samples, ${m.classes.length} classes, the most probable class`),
+    '',
+    ...alignRows([['class', 'precision', 'recall', 'f1', 'roc-auc (ovr)', 'support'], ...scores], bold),
+    '',
+    bold('confusion matrix (rows: true class, columns: predicted)'),
+    ...alignRows(
+      [['', ...m.classes], ...m.confusion_matrix.map((r, i) => [m.classes[i], ...r.map(String)])],
+      bold,
+    ),
     ...(m.notes.length > 0 ? ['', ...m.notes.map((n) => `note: ${n}`)] : []),
   ].join('\n');
 }

@@ -13,16 +13,19 @@ import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { Session } from '../runtime/session.js';
 import { camFromGradients } from './cam.js';
-import { buildGradCamGraph } from './cam-graph.js';
+import { buildGradCamGraph, CAM_TARGET } from './cam-graph.js';
 
-/** Why an image got its label: the positive class's Grad-CAM map at the model input size. */
+/**
+ * Why an image got its label: the Grad-CAM map at the model input size of the positive class, or with
+ * more than two classes of the class said.
+ */
 export interface Explanation {
   /** The decided class (see classify), the same as predict gives. */
   label: string;
-  /** Probability of the positive (last) class, as predict gives it. */
+  /** Probability of the positive (last) class, or with more than two classes of `label`, as predict gives it. */
   probability: number;
   threshold: number;
-  /** [h*w] row-major in [0,1] at the model input size; all zeros when nothing speaks for the positive class. */
+  /** [h*w] row-major in [0,1] at the model input size; all zeros when nothing speaks for the explained class. */
   heatmap: Float32Array;
   /** [h, w] */
   size: [number, number];
@@ -34,7 +37,7 @@ export interface GradCamRaw {
   logits: Tensor<'float32'>;
   /** The target layer's activation A, [N, C, h, w]. */
   activation: Tensor<'float32'>;
-  /** d(positive logit)/dA per sample, [N, C, h, w]. */
+  /** d(explained logit)/dA per sample, [N, C, h, w]. */
   gradient: Tensor<'float32'>;
 }
 
@@ -71,7 +74,8 @@ export interface GradCamOptions {
  *
  * With a global average pool straight into a linear head (every backbone here), dlogit/dA is the head's
  * weight row over h·w at every position, so Grad-CAM coincides with CAM (Zhou et al. 2016); the map
- * explains the positive class's logit, not the softmax probability. Nothing here reads files or
+ * explains the positive class's logit (with more than two classes, the said class's), not the softmax
+ * probability. Nothing here reads files or
  * imports Node, so the browser's worker explains with it too; explainImage reads an image file.
  */
 export class GradCam {
@@ -109,12 +113,21 @@ export class GradCam {
     return this.model.preprocess.size;
   }
 
-  /** Logits, A and dlogit/dA for a normalised batch [N,3,H,W]. */
-  async run(input: Tensor<'float32'>): Promise<GradCamRaw> {
+  /**
+   * Logits, A and dlogit/dA for a normalised batch [N,3,H,W], the logit of class `targets[i]` for
+   * sample i (default: the positive, last, class for every sample).
+   */
+  async run(input: Tensor<'float32'>, targets?: ArrayLike<number>): Promise<GradCamRaw> {
     const [h, w] = this.size;
     if (input.shape.length !== 4 || input.shape[1] !== 3 || input.shape[2] !== h || input.shape[3] !== w)
       throw new Error(`grad-cam: input is [${input.shape}], expected [N,3,${h},${w}]`);
-    const res = await this.session.run({ input }, ['logits', this.layer, this.gradientName]);
+    const [n, k] = [input.shape[0], this.classes.length];
+    const onehot = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) onehot[i * k + (targets?.[i] ?? k - 1)] = 1;
+    const res = await this.session.run(
+      { input, [CAM_TARGET]: { dtype: 'float32', shape: [n, k], data: onehot } },
+      ['logits', this.layer, this.gradientName],
+    );
     return {
       logits: res.logits as Tensor<'float32'>,
       activation: res[this.layer] as Tensor<'float32'>,
@@ -127,13 +140,18 @@ export class GradCam {
     const { tta, threshold } = this.model;
     const size = this.size;
     const n = input.shape[0];
-    const { logits, activation, gradient } = await this.run(
-      packBatch([withViews(input.data, size[1], tta)], size),
-    );
-    const [, c, fh, fw] = activation.shape;
-    const per = c * fh * fw;
+    const batch = packBatch([withViews(input.data, size[1], tta)], size);
+    const first = await this.run(batch);
+    const logits = first.logits;
+    let { activation, gradient } = first;
     const k = this.classes.length;
     const probs = probabilities(logits.data, k, tta);
+    const said = Array.from({ length: n }, (_, i) => decide(probs, k, i, threshold));
+    // With more than two classes the map explains the class said: a second call when it is not the last.
+    if (k > 2 && said.some((t) => t !== k - 1))
+      ({ activation, gradient } = await this.run(batch, [...said, ...(tta ? said : [])]));
+    const [, c, fh, fw] = activation.shape;
+    const per = c * fh * fw;
     const positive = positiveProbabilities(probs, k);
     const camOf = (j: number) =>
       camFromGradients(
@@ -149,8 +167,8 @@ export class GradCam {
         cam = cam.map((v, j) => (v + mirrored[j]) / 2);
       }
       return {
-        label: this.classes[decide(probs, k, i, threshold)],
-        probability: positive[i],
+        label: this.classes[said[i]],
+        probability: k === 2 ? positive[i] : probs[i * k + said[i]],
         threshold,
         heatmap: upsampleBilinear(cam, [fh, fw], size),
         size: [size[0], size[1]],

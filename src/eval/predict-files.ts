@@ -9,8 +9,10 @@ export interface FilePrediction {
   path: string;
   /** Absent when the file could not be read as an image (see `error`). */
   label?: string;
-  /** Probability of the positive class. */
+  /** Probability of the positive class with two classes; of the said class (`label`) with more. */
   probability?: number;
+  /** With more than two classes, every class's probability by name. */
+  probabilities?: Record<string, number>;
   /** Decode and inference time per image of its batch. */
   ms: number;
   error?: string;
@@ -57,13 +59,18 @@ export async function* predictFiles(
       const j = slot.get(i);
       if (d.status === 'rejected' || j === undefined)
         yield { path: chunk[i], ms, error: (d as PromiseRejectedResult).reason.message };
-      else
-        yield {
-          path: chunk[i],
-          label: model.classes[decide(probs, k, j, o.threshold)],
-          probability: positive[j],
-          ms,
-        };
+      else {
+        const said = decide(probs, k, j, o.threshold);
+        yield k === 2
+          ? { path: chunk[i], label: model.classes[said], probability: positive[j], ms }
+          : {
+              path: chunk[i],
+              label: model.classes[said],
+              probability: probs[j * k + said],
+              probabilities: Object.fromEntries(model.classes.map((c, m) => [c, probs[j * k + m]])),
+              ms,
+            };
+      }
     }
   }
 }

@@ -9,11 +9,13 @@ export interface ScoredSamples {
   labels: Int32Array;
   /** Probability of the positive (last) class per sample. */
   probs: Float32Array;
+  /** Every class's probability, [N, classes]. */
+  classProbs: Float32Array;
   paths: string[];
   skipped: { path: string; reason: string }[];
 }
 
-/** Decodes samples (no augmentation), runs the model over them in batches, and keeps P(positive). */
+/** Decodes samples (no augmentation), runs the model over them in batches, and keeps the probabilities. */
 export async function scoreSamples(
   logitsOf: LogitsFn,
   samples: Sample[],
@@ -40,6 +42,7 @@ export async function scoreSamples(
     return {
       labels: p.labels,
       probs: positiveProbabilities(p.probs, p.numClasses),
+      classProbs: p.probs,
       paths: p.paths,
       skipped: checked.skipped,
     };

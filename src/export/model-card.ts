@@ -1,4 +1,5 @@
 import { basename, resolve } from 'node:path';
+import { isBinary, type ModelMetrics } from '../eval/model-metrics.js';
 import { backboneLabel } from './backbone-label.js';
 import type { ExportSource } from './source.js';
 
@@ -18,17 +19,28 @@ const USAGE: Record<string, string> = {
   peft: 'A PEFT LoRA adapter for the torchvision model: replace its `fc` by `nn.Linear(features, classes)`, then `PeftModel.from_pretrained(model, <this folder>)`; call `model.eval()` (BatchNorm in eval mode).',
 };
 
+/** The validation sentence: the positive class's figures for two classes, the macro ones for more. */
+function figures(m: ModelMetrics, positive: string): string {
+  const on = `On ${m.n} ${m.split ?? 'held-out'} images: accuracy ${pct(m.accuracy)}`;
+  return isBinary(m)
+    ? `${on}, precision ${num(m.precision)}, recall ${num(m.recall)}, F1 ${num(m.f1)} (of \`${positive}\`), ROC-AUC ${num(m.roc_auc)}, log loss ${num(m.log_loss)}.`
+    : `${on}, macro precision ${num(m.macro.precision)}, recall ${num(m.macro.recall)}, F1 ${num(m.macro.f1)}, ROC-AUC ${num(m.roc_auc_ovr_macro)} (one-vs-rest, macro), log loss ${num(m.log_loss)}.`;
+}
+
 /** README.md for an exported folder: what the model does, on what data, how well, how to feed it, and its limits. */
 export function modelCard(src: ExportSource, format: string, files: string[]): string {
   const { info, metrics: m, cv } = src;
   const [h, w] = info.preprocess.size;
   const positive = info.classes[info.classes.length - 1];
+  const binary = info.classes.length === 2;
   // The data folder by its name: a card travels, the machine's paths stay.
   const dataName = basename(resolve(info.data));
   const lines = [
     `# ${basename(resolve(src.dir))}: ${info.classes.join(' / ')} image classifier (${format})`,
     '',
-    `Detects **${positive}** in photos: for each image it gives the probability of each class (${info.classes.join(', ')}), and says \`${positive}\` when P(${positive}) ≥ ${info.threshold}${info.classes.length > 2 ? ' (with more than two classes, the most probable one)' : ''}. Fine-tuned with LoRA by smoker-lora.`,
+    binary
+      ? `Detects **${positive}** in photos: for each image it gives the probability of each class (${info.classes.join(', ')}), and says \`${positive}\` when P(${positive}) ≥ ${info.threshold}. Fine-tuned with LoRA by smoker-lora.`
+      : `Sorts photos into ${info.classes.length} classes: for each image it gives the probability of each class (${info.classes.join(', ')}), and says the most probable one. Fine-tuned with LoRA by smoker-lora.`,
     '',
     '## Files',
     '',
@@ -49,7 +61,7 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
     '',
     m
       ? [
-          `On ${m.n} ${m.split ?? 'held-out'} images: accuracy ${pct(m.accuracy)}, precision ${num(m.precision)}, recall ${num(m.recall)}, F1 ${num(m.f1)} (of \`${positive}\`), ROC-AUC ${num(m.roc_auc)}, log loss ${num(m.log_loss)}.`,
+          figures(m, positive),
           format === 'onnx-int8' || format === 'onnx-fp16'
             ? 'Measured on the float32 model; this file is a lower-precision copy of it (see the README of smoker-lora for its own accuracy).'
             : '',
@@ -70,13 +82,19 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
     '',
     '## Intended use',
     '',
-    `Screening photos for ${positive}, with a person reviewing what it flags: content moderation queues, counting in consented photo collections, research. Not for decisions about a person without human review.`,
+    binary
+      ? `Screening photos for ${positive}, with a person reviewing what it flags: content moderation queues, counting in consented photo collections, research. Not for decisions about a person without human review.`
+      : `Sorting photos into ${info.classes.join(' / ')}, with a person reviewing the results. Not for decisions about a person without human review.`,
     '',
     '## Limits',
     '',
     `- Learned from one small data set (${m ? `validated on ${m.n} images` : 'no held-out validation'}); photos unlike it (other cameras, lighting, cultures, cropping, drawings) may score worse than the figures above.`,
-    '- It sees cues, not intent: a pen, a straw or vapour can read as smoking, and small or hidden cigarettes can be missed. Grad-CAM (`smoker-lora explain`) shows what it looked at.',
-    '- Probabilities are calibrated only as well as the validation figures say; the threshold was set for this data.',
+    binary
+      ? '- It sees cues, not intent: a pen, a straw or vapour can read as smoking, and small or hidden cigarettes can be missed. Grad-CAM (`smoker-lora explain`) shows what it looked at.'
+      : '- It sees cues, not intent. Grad-CAM (`smoker-lora explain`) shows what it looked at.',
+    binary
+      ? '- Probabilities are calibrated only as well as the validation figures say; the threshold was set for this data.'
+      : '- Probabilities are calibrated only as well as the validation figures say.',
     '- Biases of the data (who is pictured, in what settings) carry into the model; they were not measured.',
     '',
   ];

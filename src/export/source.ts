@@ -1,22 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { ModelMetrics } from '../eval/model-metrics.js';
 import type { Graph } from '../graph/ir.js';
 import { fromOnnxBytes } from '../graph/onnx-import.js';
 import { RUN_FILES } from '../run/files.js';
 import type { RunInfo } from '../run/run-info.js';
 import { readRunFolder } from '../run/saved-model.js';
-
-/** Validation figures of the run, as its metrics.json holds them. */
-export interface RunFigures {
-  split: string | null;
-  n: number;
-  accuracy: number;
-  f1: number;
-  roc_auc: number | null;
-  log_loss: number;
-  precision: number;
-  recall: number;
-}
 
 /** The cross-validation a fold or soup run belongs to (its parent's cv.json), as far as a model card shows it. */
 export interface CvFigures {
@@ -33,7 +22,8 @@ export interface ExportSource {
   info: RunInfo;
   /** The merged float32 model.onnx. */
   graph: Graph;
-  metrics: RunFigures | null;
+  /** Validation figures of the run, as its metrics.json holds them. */
+  metrics: ModelMetrics | null;
   cv: CvFigures | null;
 }
 
@@ -43,7 +33,7 @@ export async function readExportSource(dir: string): Promise<ExportSource> {
     dir,
     info,
     graph: fromOnnxBytes(bytes, modelPath),
-    metrics: readJson<RunFigures>(join(dir, RUN_FILES.metrics)),
+    metrics: readJson<ModelMetrics>(join(dir, RUN_FILES.metrics)),
     cv: readJson<CvFigures>(join(dirname(resolve(dir)), 'cv.json')),
   };
 }

@@ -111,6 +111,10 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
   const c = cvRecipe(base);
   const root = cvFolder(base.out, c, o);
   const ds = discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions });
+  if (ds.classes.length !== 2)
+    throw new Error(
+      `--data ${c.data}: found ${ds.classes.length} classes (${ds.classes.join(', ')}); cross-validation measures two-class runs only (F1, ROC-AUC and calibration of the positive class); train and evaluate work with more`,
+    );
   const pooled = o.pool === 'all' ? [...ds.splits.train, ...ds.splits.val] : ds.splits.train;
   const folds = stratifiedFolds(pooled, ds.classes.length, o.folds, foldSeed);
   const perFold: FoldResult[] = [];

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { discoverDataset } from '../data/dataset.js';
-import type { Metrics } from '../eval/metrics.js';
+import type { ModelMetrics } from '../eval/model-metrics.js';
 import { RUN_FILES } from '../run/files.js';
 import { SEED_RECIPE, type TrainConfig } from '../run/train-config.js';
 import { runEvaluateJob } from './evaluate-job.js';
@@ -83,7 +83,7 @@ export const demoResumes = (c: TrainConfig): boolean => existsSync(join(c.out, R
 export async function evaluateDemo(
   c: TrainConfig,
   log: (line: string) => void,
-): Promise<{ metrics: Metrics; out: string } | null> {
+): Promise<{ metrics: ModelMetrics; out: string } | null> {
   if (discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions }).splits.test.length === 0)
     return null;
   return runEvaluateJob(

@@ -6,7 +6,8 @@ import { listFolder } from '../data/image-files.js';
 import { unwrapDoubled } from '../data/labelled-folder.js';
 import type { Sample } from '../data/sample.js';
 import { findSplitFolders, type SplitName } from '../data/split-folders.js';
-import { computeMetrics, type Metrics } from '../eval/metrics.js';
+import { requireTwoClassesFor } from '../classify/classify.js';
+import { modelMetrics, type ModelMetrics } from '../eval/model-metrics.js';
 import { scoreSamples } from '../eval/score-samples.js';
 import { thresholdForRecall } from '../eval/threshold.js';
 import { writeReport } from '../report/report-md.js';
@@ -61,10 +62,12 @@ export function runValidationSplit(info: RunInfo): Sample[] {
 export async function runEvaluateJob(
   o: EvaluateOptions,
   log: (line: string) => void,
-): Promise<{ metrics: Metrics; out: string }> {
+): Promise<{ metrics: ModelMetrics; out: string }> {
   o = { ...o, data: dataFolder(o.data) };
   const model = await SavedModel.load(o.model, { threads: o.threads });
   try {
+    if (o.threshold !== undefined) requireTwoClassesFor('--threshold', model.classes);
+    if (o.targetRecall !== undefined) requireTwoClassesFor('--target-recall', model.classes);
     const seed = model.info.seed;
     const tta = o.tta ?? model.info.tta;
     const score = (samples: Sample[]) =>
@@ -88,7 +91,7 @@ export async function runEvaluateJob(
     const { name, samples } = samplesOf(o, model.classes, seed);
     const s = await score(samples);
     for (const k of s.skipped) log(`skipped ${k.path}: ${k.reason}`);
-    const metrics = computeMetrics(s.labels, s.probs, { classes: model.classes, threshold, split: name });
+    const metrics = modelMetrics(s.labels, s.classProbs, { classes: model.classes, threshold, split: name });
     const out = o.out ?? join(o.model, `evaluation-${name}`);
     await writeReport(out, {
       metrics,
@@ -96,7 +99,7 @@ export async function runEvaluateJob(
         model: resolve(o.model),
         data: resolve(o.data),
         split: name,
-        threshold,
+        ...(model.classes.length === 2 ? { threshold } : { decision: 'most probable class' }),
         tta,
         backbone: model.info.backbone,
       },

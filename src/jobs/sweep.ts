@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { TrainConfig } from '../run/train-config.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { type CvOptions, type CvSummary, runCv } from './cv.js';
+import { headlineScores } from '../eval/model-metrics.js';
 import { runTrainJob } from './train-job.js';
 
 /** The sweep folder's table of results. */
@@ -126,8 +127,8 @@ export async function runSweep(
     rows.push({
       name: v.name,
       valAcc: r.metrics.accuracy,
-      f1: r.metrics.f1,
-      auc: r.metrics.roc_auc,
+      f1: headlineScores(r.metrics).f1,
+      auc: headlineScores(r.metrics).rocAuc,
       bestEpoch: best.epoch,
       trainable: r.trainable,
       seconds: r.seconds,

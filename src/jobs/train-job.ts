@@ -1,14 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { positiveProbabilities } from '../classify/classify.js';
+import { DEFAULT_THRESHOLD, requireTwoClassesFor } from '../classify/classify.js';
 import { checkImages } from '../data/check-images.js';
 import { discoverDataset } from '../data/dataset.js';
-import { requireTwoClasses } from '../data/require-two-classes.js';
+import { requireClasses } from '../data/require-classes.js';
 import { BatchLoader } from '../data/loader.js';
 import type { Sample } from '../data/sample.js';
 import { formatSplitCounts } from '../data/split-counts.js';
-import { computeMetrics, type Metrics } from '../eval/metrics.js';
+import { modelMetrics, type ModelMetrics } from '../eval/model-metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights, saveAdapter } from '../lora/adapter-files.js';
 import { defaultTargets } from '../lora/default-targets.js';
@@ -53,7 +53,7 @@ export interface TrainJobResult {
   outcome: TrainOutcome['status'];
   history: EpochRecord[];
   /** Validation metrics of the kept model (absent without validation, or when interrupted early). */
-  metrics?: Metrics;
+  metrics?: ModelMetrics;
   /** The kept model's validation predictions, in the order of its validation samples. */
   validation?: Predictions;
   seconds: number;
@@ -72,7 +72,12 @@ const VALIDATION_BATCH = 16;
 /** The images to train and validate on: a given split, every labelled image, or the data's own split. */
 function splitsOf(c: TrainConfig, o: TrainJobOptions) {
   const ds = discoverDataset(c.data, { seed: c.seed, splitFractions: c.splitFractions });
-  requireTwoClasses(ds, `--data ${c.data}`);
+  requireClasses(ds.classes, `--data ${c.data}`);
+  if (c.threshold !== DEFAULT_THRESHOLD) requireTwoClassesFor('--threshold', ds.classes);
+  if (c.classWeights && c.classWeights.length !== ds.classes.length)
+    throw new Error(
+      `--class-weights: ${c.classWeights.length} weights for ${ds.classes.length} classes (${ds.classes.join(', ')}); give one per class`,
+    );
   if (o.splits) return { classes: ds.classes, ...o.splits };
   if (c.allLabelled)
     return {
@@ -210,7 +215,7 @@ export async function runTrainJob(
       : undefined;
     const metrics =
       validation &&
-      computeMetrics(validation.labels, positiveProbabilities(validation.probs, validation.numClasses), {
+      modelMetrics(validation.labels, validation.probs, {
         classes: data.classes,
         split: 'validation',
         threshold: c.threshold,

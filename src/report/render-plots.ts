@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Metrics } from '../eval/metrics.js';
+import { isBinary, type ModelMetrics } from '../eval/model-metrics.js';
 import { RUN_FILES } from '../run/files.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { confusionHeatmapSvg } from './plots/confusion-heatmap.js';
@@ -17,20 +17,27 @@ export interface RenderedPlot {
 
 /**
  * Writes the PNG plots that the inputs allow into `dir` (which must exist): with metrics the
- * confusion matrix, the reliability diagram and the ROC curve when both classes are present;
- * training curves when there is a history.
+ * confusion matrix, and for two classes the reliability diagram and the ROC curve when both classes
+ * are present; training curves when there is a history.
  */
 export async function renderPlots(
   dir: string,
-  metrics?: Metrics,
+  metrics?: ModelMetrics,
   history?: readonly EpochRecord[],
 ): Promise<RenderedPlot[]> {
   const plots: (RenderedPlot & { svg: () => string })[] = [];
-  if (metrics) {
-    plots.push(
-      { file: RUN_FILES.confusionPlot, title: 'Confusion matrix', svg: () => confusionHeatmapSvg(metrics) },
-      { file: RUN_FILES.reliabilityPlot, title: 'Reliability diagram', svg: () => reliabilitySvg(metrics) },
-    );
+  if (metrics)
+    plots.push({
+      file: RUN_FILES.confusionPlot,
+      title: 'Confusion matrix',
+      svg: () => confusionHeatmapSvg(metrics),
+    });
+  if (metrics && isBinary(metrics)) {
+    plots.push({
+      file: RUN_FILES.reliabilityPlot,
+      title: 'Reliability diagram',
+      svg: () => reliabilitySvg(metrics),
+    });
     if (metrics.roc !== null)
       plots.push({ file: RUN_FILES.rocPlot, title: 'ROC curve', svg: () => rocCurveSvg(metrics) });
   }

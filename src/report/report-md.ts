@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatScore as f, formatThreshold } from '../eval/format-number.js';
 import type { Metrics } from '../eval/metrics.js';
+import { isBinary, type ModelMetrics } from '../eval/model-metrics.js';
+import type { MulticlassMetrics } from '../eval/multiclass-metrics.js';
 import type { ParamSummary } from '../lora/param-table.js';
 import { RUN_FILES } from '../run/files.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
@@ -12,7 +14,7 @@ import { type RenderedPlot, renderPlots } from './render-plots.js';
 
 export interface ReportInput {
   /** Held-out metrics; a run trained on every labelled image has none. */
-  metrics?: Metrics;
+  metrics?: ModelMetrics;
   /** Per-epoch training record; without it the report has no training section. */
   history?: readonly EpochRecord[];
   /** The hyperparameters and settings of the run; nested objects become dotted keys. */
@@ -51,14 +53,20 @@ export async function writeReport(dir: string, input: ReportInput): Promise<Repo
 export function reportMarkdown(input: ReportInput, plots: RenderedPlot[]): string {
   const { metrics: m } = input;
   const image = (file: string) => plots.filter((p) => p.file === file).map((p) => `![${p.title}](${p.file})`);
+  const binary = m && isBinary(m) ? m : undefined;
+  const multi = m && !isBinary(m) ? m : undefined;
   const sections = [
-    ['# Smoking detection report'],
+    [binary || !m ? '# Smoking detection report' : '# Classification report'],
     input.note ? ['## How the recipe was chosen', input.note] : [],
-    m ? measuredSection(m) : ['## How it was measured', NO_HELD_OUT],
-    m ? metricsSection(m) : [],
+    binary
+      ? measuredSection(binary)
+      : multi
+        ? multiMeasuredSection(multi)
+        : ['## How it was measured', NO_HELD_OUT],
+    binary ? metricsSection(binary) : multi ? multiMetricsSection(multi) : [],
     m ? [...confusionSection(m), ...image(RUN_FILES.confusionPlot)] : [],
-    m?.roc ? ['## ROC curve', ...image(RUN_FILES.rocPlot)] : [],
-    m ? [...calibrationSection(m), ...image(RUN_FILES.reliabilityPlot)] : [],
+    binary?.roc ? ['## ROC curve', ...image(RUN_FILES.rocPlot)] : [],
+    binary ? [...calibrationSection(binary), ...image(RUN_FILES.reliabilityPlot)] : [],
     input.history?.length ? [...historySection(input.history), ...image(RUN_FILES.curvesPlot)] : [],
     ['## Configuration', markdownTable(['setting', 'value'], flattenConfig(input.config))],
     input.paramSummary ? paramSection(input.paramSummary) : [],
@@ -114,12 +122,62 @@ function metricsSection(m: Metrics): string[] {
   ];
 }
 
-function confusionSection(m: Metrics): string[] {
+function multiMeasuredSection(m: MulticlassMetrics): string[] {
+  const counts = m.classes.map((c) => `${m.per_class[c].support} ${c}`).join(', ');
+  return [
+    '## How it was measured',
+    [
+      `- Split: ${m.split === null ? 'not recorded' : `\`${m.split}\``}, ${m.n} images (${counts}).`,
+      `- ${m.classes.length} classes: each image gets its most probable class (no threshold).`,
+      '- Precision, recall and F1 without a class name are macro averages (the unweighted mean over the classes); ROC-AUC is one-vs-rest, macro-averaged.',
+    ].join('\n'),
+  ];
+}
+
+function multiMetricsSection(m: MulticlassMetrics): string[] {
+  const auc = (v: number | null) => (v === null ? 'n/a' : f(v));
+  const summary: string[][] = [
+    ['accuracy', f(m.accuracy)],
+    ['precision (macro)', f(m.macro.precision)],
+    ['recall (macro)', f(m.macro.recall)],
+    ['F1 (macro)', f(m.macro.f1)],
+    ['ROC-AUC (one-vs-rest, macro)', auc(m.roc_auc_ovr_macro)],
+    ['log loss', f(m.log_loss)],
+  ];
+  const perClass = [
+    ...m.classes.map((c) => {
+      const s = m.per_class[c];
+      return [c, f(s.precision), f(s.recall), f(s.f1), auc(m.roc_auc_ovr_per_class[c]), String(s.support)];
+    }),
+    [
+      'macro avg',
+      f(m.macro.precision),
+      f(m.macro.recall),
+      f(m.macro.f1),
+      auc(m.roc_auc_ovr_macro),
+      String(m.n),
+    ],
+  ];
+  return [
+    '## Metrics',
+    markdownTable(['metric', 'value'], summary, ['left', 'right']),
+    '### Per class',
+    markdownTable(['class', 'precision', 'recall', 'F1', 'ROC-AUC (vs rest)', 'support'], perClass, [
+      'left',
+      ...Array<'right'>(5).fill('right'),
+    ]),
+  ];
+}
+
+function confusionSection(m: Pick<ModelMetrics, 'confusion_matrix' | 'classes'>): string[] {
   const rows = m.confusion_matrix.map((r, i) => [`**${m.classes[i]}**`, ...r.map(String)]);
   return [
     '## Confusion matrix',
     'Rows are the true class, columns the predicted class.',
-    markdownTable(['true / predicted', ...m.classes], rows, ['left', 'right', 'right']),
+    markdownTable(['true / predicted', ...m.classes], rows, [
+      'left',
+      ...m.classes.map(() => 'right' as const),
+    ]),
   ];
 }
 

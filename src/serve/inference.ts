@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { probabilities, withViews } from '../classify/classify.js';
 import { packBatch } from '../data/pack-batch.js';
-import type { Metrics } from '../eval/metrics.js';
+import type { ModelMetrics } from '../eval/model-metrics.js';
 import { MODEL_FILE_OF, RUN_FILES, type Precision } from '../run/files.js';
 import type { SavedModel } from '../run/saved-model.js';
 
@@ -63,8 +63,8 @@ export async function describeModelFile(runDir: string, precision: Precision = '
   return { path, bytes, sha256, id: `${basename(resolve(runDir))}@${sha256.slice(0, 12)}`, precision };
 }
 
-/** The run's validation metrics without the ROC curve's points. */
-export type RunMetrics = Partial<Omit<Metrics, 'roc'>>;
+/** The run's validation metrics (binary or K-class) without the ROC curve's points. */
+export type RunMetrics = Partial<Omit<ModelMetrics, 'roc'>>;
 
 /** The run's metrics.json, or null if absent or unreadable (the server runs without it). */
 export async function readRunMetrics(runDir: string): Promise<RunMetrics | null> {

@@ -20,8 +20,19 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
   const { model, opts, modelFile } = ctx;
   const info = model.info;
   const classes = model.classes;
-  const positive = classes[classes.length - 1];
+  const k = classes.length;
+  const positive = classes[k - 1];
   const threshold = info.threshold;
+  /**
+   * How the answers decide: two classes by P(positive) at the threshold; more by the most probable class,
+   * where the threshold does not apply.
+   */
+  const decision = k === 2 ? { positiveClass: positive, threshold } : { decision: 'most probable class' };
+  /** P(positive) with two classes; with more, P(label) and every class's probability by name. */
+  const scores = (p: Float32Array, said: number) =>
+    k === 2
+      ? { probability: p[k - 1], threshold }
+      : { probability: p[said], probabilities: Object.fromEntries(classes.map((c, j) => [c, p[j]])) };
 
   app.get('/healthz', async () => ({
     status: 'ok',
@@ -40,8 +51,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     backbone: backboneLabel(info.backbone),
     lora: { rank: info.rank, alpha: info.alpha, targets: info.targets },
     classes,
-    positiveClass: positive,
-    threshold,
+    ...decision,
     tta: Boolean(info.tta),
     preprocess: {
       ...model.preprocess,
@@ -105,10 +115,10 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
       const r = await ctx.predictQueue.push(chw, signal);
       const timing = { queue: r.queueMs, decode, inference: r.runMs, total: performance.now() - t0 };
       reply.header('server-timing', serverTiming(timing));
+      const said = decide(r.value.probabilities, k, 0, threshold);
       return {
-        label: classes[decide(r.value.probabilities, classes.length, 0, threshold)],
-        probability: r.value.probabilities[classes.length - 1],
-        threshold,
+        label: classes[said],
+        ...scores(r.value.probabilities, said),
         model: modelFile.id,
         batchSize: r.batchSize,
         timingMs: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, ms(v)])),
@@ -145,7 +155,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
         return {
           label: e.label,
           probability: e.probability,
-          threshold: e.threshold,
+          ...(k === 2 ? { threshold: e.threshold } : {}),
           model: modelFile.id,
           batchSize: r.batchSize,
           heatmap: {
@@ -164,11 +174,9 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
           : await overlayPng(await ctx.decoder.display(bytes, opts.overlayMaxSide, signal), e, alpha);
       timing.render = performance.now() - t1;
       timing.total = performance.now() - t0;
+      reply.type('image/png').header('x-label', e.label).header('x-probability', String(e.probability));
+      if (k === 2) reply.header('x-threshold', String(e.threshold));
       return reply
-        .type('image/png')
-        .header('x-label', e.label)
-        .header('x-probability', String(e.probability))
-        .header('x-threshold', String(e.threshold))
         .header('x-model', modelFile.id)
         .header('x-batch-size', String(r.batchSize))
         .header('server-timing', serverTiming(timing))

@@ -369,10 +369,9 @@ test(
       /class folders in class-folders, split 64\/16\/20 stratified \(seed 42\)/,
     );
 
-    // What the CLI refuses, the page refuses in its words (the folder's name for `--data <path>`): three
-    // classes, one class only, and too few photos of a class to split.
+    // What the CLI refuses, the page refuses in its words (the folder's name for `--data <path>`): one
+    // class only, and too few photos of a class to split.
     const refused = {
-      three: { a: shared('smoking_', 0, 5), b: shared('smoking_', 5, 10), c: shared('smoking_', 10, 15) },
       one: { cats: shared('smoking_', 0, 5) },
       few: { smoking: shared('smoking_', 0, 9), notsmoking: shared('notsmoking_', 0, 2) },
     };
@@ -394,6 +393,67 @@ test(
       const cli = [said.replace(`${name}:`, `--data ${root}:`), said.replace(`${name}:`, `${root}:`)];
       assert.ok(said.length > 0 && cli.some((c) => r.stderr.includes(c)), `page: ${said} / CLI: ${r.stderr}`);
     }
+
+    // Three class folders: a box per class with its photos, the CLI's split, and a 3-class model that
+    // predicts in the page with the probability of the class it says.
+    const three = dataSetFolder('three', {
+      a: shared('smoking_', 0, 5),
+      b: shared('smoking_', 5, 10),
+      c: shared('notsmoking_', 0, 5),
+    });
+    await page.setInputFiles('#dataset-folder', three);
+    await page.waitForFunction(() => document.body.dataset.classes === '3');
+    assert.deepEqual(await pageSplit(), cli(three, 42));
+    const boxes = await page.$$eval('#classes fieldset', (fs: Dom[]) =>
+      fs.map((f) => [
+        f.querySelector('legend').textContent,
+        f.querySelector('.class-name').value,
+        f.querySelector('.count').textContent,
+      ]),
+    );
+    assert.deepEqual(boxes, [
+      ['Class 1', 'a', '5 photos'],
+      ['Class 2', 'b', '5 photos'],
+      ['Class 3', 'c', '5 photos'],
+    ]);
+    await trainAndWait();
+    assert.equal(await page.textContent('#train-error'), '');
+    assert.match((await page.textContent('#result-summary'))!, /3 classes, macro F1 \d\.\d{3}/);
+    await page.setInputFiles('#predict-input', classPhotos('notsmoking_', 1));
+    await page.waitForFunction(() => document.querySelector('#predictions li')?.dataset.state === 'done');
+    const verdict = (await page.textContent('#predictions li .verdict'))!;
+    assert.match(verdict, /^([abc]), P\(\1\) \d+\.\d%/);
+    assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  'a class is added with its photos and count, and removed, by keyboard',
+  { skip, timeout: 60_000 },
+  async () => {
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'yes');
+    const legends = () => page.$$eval('#classes legend', (ls: Dom[]) => ls.map((l) => l.textContent));
+    assert.deepEqual(await legends(), ['Class 1', 'Class 2 (the positive class)']);
+    assert.equal(await page.isDisabled('#remove-0'), true, 'two classes are the fewest');
+    await page.focus('#add-class');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.body.dataset.classes === '3');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'class-name-2');
+    await page.keyboard.type('vaping');
+    assert.deepEqual(await legends(), ['Class 1', 'Class 2', 'Class 3']);
+    await page.setInputFiles('#photos-2', classPhotos('smoking_', 3));
+    assert.equal(await page.textContent('#count-2'), '3 photos');
+    assert.equal(await page.locator('#thumbs-2 img').count(), 3);
+    assert.equal(await page.getAttribute('#remove-2', 'aria-label'), 'Remove class 3');
+    assert.equal(await page.isDisabled('#remove-0'), false);
+    await page.focus('#remove-2');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.body.dataset.classes === '2');
+    assert.equal(await page.locator('#class-name-2').count(), 0);
+    assert.deepEqual(await legends(), ['Class 1', 'Class 2 (the positive class)']);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'class-name-1');
+    assert.equal(await page.isDisabled('#remove-1'), true);
     assert.deepEqual(problems, []);
   },
 );

@@ -26,9 +26,12 @@ export function explainCommand(): Command {
         const png = o.mapOnly ? await heatmapPng(e) : await overlayPng(image, e, o.alpha);
         await writeFileAtomic(o.output, png);
         const out = (line: string) => process.stdout.write(line + '\n');
-        const positive = cam.classes.at(-1)!;
         out(`${relative(process.cwd(), image) || image}  ${e.label}`);
-        out(`P(${positive}) = ${e.probability.toFixed(4)} (threshold ${e.threshold})`);
+        out(
+          cam.classes.length === 2
+            ? `P(${cam.classes[1]}) = ${e.probability.toFixed(4)} (threshold ${e.threshold})`
+            : `P(${e.label}) = ${e.probability.toFixed(4)} (the most probable of ${cam.classes.length} classes)`,
+        );
         out(
           `wrote ${o.output} (${o.mapOnly ? `heat map, ${e.size[1]}x${e.size[0]}` : `overlay, alpha ${o.alpha}`}); ` +
             `load ${(t1 - t0).toFixed(0)} ms, explain ${(t2 - t1).toFixed(0)} ms`,

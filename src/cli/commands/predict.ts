@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { Command, Option } from 'commander';
+import { requireTwoClassesFor } from '../../classify/classify.js';
 import { expandInputs } from '../../data/expand-inputs.js';
 import { predictFiles, type FilePrediction } from '../../eval/predict-files.js';
 import { SavedModel } from '../../run/saved-model.js';
@@ -27,7 +28,11 @@ export function predictCommand(): Command {
     .addOption(new Option('--format <format>', 'output').choices(['table', 'json', 'csv']).default('table'))
     .option('--json', 'same as --format json (one JSON object per line)')
     .option('--csv', 'same as --format csv')
-    .option('--threshold <p>', 'decision threshold on P(smoking) (default: the run’s)', parse.number(0, 1))
+    .option(
+      '--threshold <p>',
+      'decision threshold on P(smoking), for two-class runs (default: the run’s)',
+      parse.number(0, 1),
+    )
     .option('--tta', 'average with the mirrored image (default: as trained)')
     .option('--batch <n>', 'images per model call', parse.int(1), 32)
     .option('--threads <n>', 'ONNX Runtime threads', parse.int(1), availableParallelism())
@@ -36,10 +41,12 @@ export function predictCommand(): Command {
       const paths = expandInputs(inputs);
       const model = await SavedModel.load(o.model, { threads: o.threads });
       const out = (line: string) => process.stdout.write(line + '\n');
-      if (format === 'csv') out('path,label,probability,ms,error');
-      if (format === 'table') out(`file  label  P(${model.classes.at(-1)})  time/image`);
       let failed = 0;
       try {
+        if (o.threshold !== undefined) requireTwoClassesFor('--threshold', model.classes);
+        if (format === 'csv') out('path,label,probability,ms,error');
+        const shown = model.classes.length === 2 ? model.classes.at(-1) : 'label';
+        if (format === 'table') out(`file  label  P(${shown})  time/image`);
         for await (const p of predictFiles(model, paths, {
           batch: o.batch,
           threshold: o.threshold ?? model.info.threshold,

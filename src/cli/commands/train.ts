@@ -42,7 +42,11 @@ export function addTrainOptions(cmd: Command): Command {
       d.patience,
     )
     .option('--label-smoothing <x>', 'label smoothing', parse.number(0, 1), d.labelSmoothing)
-    .option('--class-weights <w0,w1>', 'cross-entropy class weights', parse.list(parse.number(0)))
+    .option(
+      '--class-weights <w0,w1,...>',
+      'cross-entropy class weights, one per class',
+      parse.list(parse.number(0)),
+    )
     .option('--clip-norm <x>', 'clip the gradient norm (0: off)', parse.number(0), d.clipNorm)
     .option('--hflip <p>', 'augmentation: horizontal flip probability', parse.number(0, 1), d.augment.hflip)
     .option('--rotate <deg>', 'augmentation: rotation range ±degrees', parse.number(0, 180), d.augment.rotate)

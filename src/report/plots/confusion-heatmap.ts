@@ -1,4 +1,3 @@
-import type { Metrics } from '../../eval/metrics.js';
 import { formatThreshold } from '../../eval/format-number.js';
 import { blues, needsLightText } from './colour-ramp.js';
 import { rect, svgDocument, text, textWidth } from './svg.js';
@@ -14,15 +13,20 @@ const GRID_TOP = 76;
  * cell showing its count and its share of the true class. Colour follows that share (recall
  * per row), so a rare class is not washed out by a common one.
  */
-export function confusionHeatmapSvg(
-  m: Pick<Metrics, 'confusion_matrix' | 'classes' | 'threshold' | 'split'>,
-): string {
+export function confusionHeatmapSvg(m: {
+  confusion_matrix: readonly (readonly number[])[];
+  classes: readonly string[];
+  /** Absent for a model of more than two classes, which says the most probable class. */
+  threshold?: number;
+  split: string | null;
+}): string {
   const { width, height } = CONFUSION_HEATMAP_SIZE;
   const names = m.classes.map((c) => (c.length > MAX_NAME ? `${c.slice(0, MAX_NAME - 1)}…` : c));
   const nameW = Math.max(...names.map((s) => textWidth(s, NAME_FONT)));
   // Axis title then row names left of the grid; the grid is centred under the title when they fit.
   const labelW = 44 + nameW + 14;
-  const cell = Math.min(170, (width - labelW - 30) / names.length);
+  // The grid fits the width beside the names, and the height above the column names and axis title.
+  const cell = Math.min(170, (width - labelW - 30) / names.length, (height - GRID_TOP - 60) / names.length);
   const gridW = cell * names.length;
   const gridX = Math.max(labelW + 8, (width - gridW) / 2);
   const left = gridX - labelW;
@@ -68,7 +72,9 @@ export function confusionHeatmapSvg(
   return svgDocument(width, height, svg);
 }
 
-function subtitle(m: Pick<Metrics, 'threshold' | 'split'>): string {
+function subtitle(m: { threshold?: number; split: string | null }): string {
   const on = m.split === null ? '' : `${m.split} split, `;
-  return `${on}threshold ${formatThreshold(m.threshold)}; colour = share of the true class`;
+  const rule =
+    m.threshold === undefined ? 'most probable class' : `threshold ${formatThreshold(m.threshold)}`;
+  return `${on}${rule}; colour = share of the true class`;
 }
