@@ -47,20 +47,8 @@ function binaryTable(m: Metrics, color: boolean): string {
 /** The K-class table: per-class rows with each class's one-vs-rest ROC-AUC, then the K x K matrix. */
 function multiclassTable(m: MulticlassMetrics, color: boolean): string {
   const bold = (s: string) => (color ? BOLD + s + RESET : s);
-  const auc = (v: number | null) => (v === null ? 'n/a' : f(v));
   const scores = [
-    ...m.classes.map((c) => {
-      const s = m.per_class[c];
-      return [c, f(s.precision), f(s.recall), f(s.f1), auc(m.roc_auc_ovr_per_class[c]), String(s.support)];
-    }),
-    [
-      'macro avg',
-      f(m.macro.precision),
-      f(m.macro.recall),
-      f(m.macro.f1),
-      auc(m.roc_auc_ovr_macro),
-      String(m.n),
-    ],
+    ...multiclassRows(m),
     ['accuracy', '', '', f(m.accuracy), '', String(m.n)],
     ['log loss', '', '', f(m.log_loss), '', ''],
   ];
@@ -87,4 +75,23 @@ function alignRows(rows: string[][], header: (s: string) => string): string[] {
       .join('  ')
       .trimEnd();
   return rows.map((r, i) => (i === 0 ? header(line(r)) : line(r)));
+}
+
+/** A K-class model's rows: class, precision, recall, F1, one-vs-rest ROC-AUC, support; then the macro averages. */
+export function multiclassRows(m: MulticlassMetrics): string[][] {
+  const auc = (v: number | null) => (v === null ? 'n/a' : f(v));
+  return [
+    ...m.classes.map((c) => {
+      const s = m.per_class[c];
+      return [c, f(s.precision), f(s.recall), f(s.f1), auc(m.roc_auc_ovr_per_class[c]), String(s.support)];
+    }),
+    [
+      'macro avg',
+      f(m.macro.precision),
+      f(m.macro.recall),
+      f(m.macro.f1),
+      auc(m.roc_auc_ovr_macro),
+      String(m.n),
+    ],
+  ];
 }

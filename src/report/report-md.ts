@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatScore as f, formatThreshold } from '../eval/format-number.js';
+import { multiclassRows } from '../eval/format-table.js';
 import type { Metrics } from '../eval/metrics.js';
 import { isBinary, type ModelMetrics } from '../eval/model-metrics.js';
 import type { MulticlassMetrics } from '../eval/multiclass-metrics.js';
@@ -144,20 +145,7 @@ function multiMetricsSection(m: MulticlassMetrics): string[] {
     ['ROC-AUC (one-vs-rest, macro)', auc(m.roc_auc_ovr_macro)],
     ['log loss', f(m.log_loss)],
   ];
-  const perClass = [
-    ...m.classes.map((c) => {
-      const s = m.per_class[c];
-      return [c, f(s.precision), f(s.recall), f(s.f1), auc(m.roc_auc_ovr_per_class[c]), String(s.support)];
-    }),
-    [
-      'macro avg',
-      f(m.macro.precision),
-      f(m.macro.recall),
-      f(m.macro.f1),
-      auc(m.roc_auc_ovr_macro),
-      String(m.n),
-    ],
-  ];
+  const perClass = multiclassRows(m);
   return [
     '## Metrics',
     markdownTable(['metric', 'value'], summary, ['left', 'right']),
