@@ -159,9 +159,9 @@ export class Graph {
     this.nodes = out;
   }
 
-  /** Drops nodes and initializers that no graph output depends on. */
-  prune(): void {
-    const needed = new Set(this.outputs.map((o) => o.name));
+  /** Drops nodes and initializers that none of `outputs` (by default the graph's) depends on. */
+  prune(outputs: readonly string[] = this.outputs.map((o) => o.name)): void {
+    const needed = new Set(outputs);
     const kept: Node[] = [];
     for (let k = this.nodes.length - 1; k >= 0; k--) {
       const n = this.nodes[k];

@@ -2,24 +2,25 @@ import type { Graph, Node, ValueInfo } from './ir.js';
 
 /** A graph cut in two: `prefix` computes `boundary` from the other inputs, `suffix` the outputs from it. */
 export interface PrefixSplit {
+  /**
+   * Its outputs are `boundary`, whose types are known once it has run: it declares none, so serialise
+   * it with `toOnnxBytes(prefix, { untypedOutputs: boundary })`.
+   */
   prefix: Graph;
-  suffix: Graph;
   /** The values computed by the prefix and read by the suffix: its outputs, the suffix's inputs. */
   boundary: string[];
+  /** The rest of the graph, reading the boundary values as `types` declares them. */
+  suffix(types: readonly ValueInfo[]): Graph;
 }
 
 /**
  * Splits off the part of `g` that does not depend on the graph inputs `varying`: with a model's
  * trainables varying, the prefix is the frozen start of the network, whose outputs for a fixed image
- * stay the same however the trainables change. `valueInfo` gives a boundary value's type. Undefined
+ * stay the same however the trainables change. Undefined
  * (no split) when nothing is frozen, when a graph output is frozen, or when the suffix would need the
  * prefix's own inputs too.
  */
-export function splitPrefix(
-  g: Graph,
-  varying: ReadonlySet<string>,
-  valueInfo: (name: string) => ValueInfo,
-): PrefixSplit | undefined {
+export function splitPrefix(g: Graph, varying: ReadonlySet<string>): PrefixSplit | undefined {
   const constant = new Set<string>([...g.initializers.keys(), '']);
   const frozen = new Set<string>(constant);
   for (const i of g.inputs) if (!varying.has(i.name)) frozen.add(i.name);
@@ -52,18 +53,22 @@ export function splitPrefix(
     return undefined;
   const produced = new Set([...inPrefix].flatMap((n) => n.outputs));
   const boundary = [...new Set(suffixNodes.flatMap((n) => n.inputs).filter((i) => produced.has(i)))];
-  const boundaryInfo = boundary.map(valueInfo);
-  const part = (keep: (n: Node) => boolean, inputs: ValueInfo[], outputs: ValueInfo[]) => {
+  const part = (
+    keep: (n: Node) => boolean,
+    inputs: readonly ValueInfo[],
+    outputs: ValueInfo[],
+    needed = outputs.map((o) => o.name),
+  ) => {
     const p = g.clone();
     p.nodes = p.nodes.filter((_, k) => keep(g.nodes[k]));
     p.outputs = outputs;
-    p.prune();
+    p.prune(needed);
     p.inputs = inputs.filter((i) => p.nodes.some((n) => n.inputs.includes(i.name)));
     return p;
   };
   return {
-    prefix: part((n) => inPrefix.has(n), g.inputs, boundaryInfo),
-    suffix: part((n) => !inPrefix.has(n), [...boundaryInfo, ...g.inputs], g.outputs),
+    prefix: part((n) => inPrefix.has(n), g.inputs, [], boundary),
     boundary,
+    suffix: (types) => part((n) => !inPrefix.has(n), [...types, ...g.inputs], g.outputs),
   };
 }

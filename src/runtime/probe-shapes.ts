@@ -1,4 +1,4 @@
-import type { Dim, Graph, ValueInfo } from '../graph/ir.js';
+import type { Dim, Graph } from '../graph/ir.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { allocData, numel, type Tensor } from '../graph/tensor.js';
 import { Session } from './session.js';
@@ -9,14 +9,9 @@ import { Session } from './session.js';
  * with the batch becomes the symbol 'N'. This covers every op ORT knows, which hand-written shape inference would not.
  */
 export async function probeShapes(g: Graph): Promise<Map<string, Dim[]>> {
-  return new Map([...(await probeValues(g))].map(([name, v]) => [name, v.shape]));
-}
-
-/** probeShapes with each value's element type. */
-export async function probeValues(g: Graph): Promise<Map<string, ValueInfo>> {
-  const shapes = new Map<string, ValueInfo>();
-  for (const [name, t] of g.initializers) shapes.set(name, { name, dtype: t.dtype, shape: [...t.shape] });
-  for (const inp of g.inputs) shapes.set(inp.name, { ...inp, shape: [...inp.shape] });
+  const shapes = new Map<string, Dim[]>();
+  for (const [name, t] of g.initializers) shapes.set(name, [...t.shape]);
+  for (const inp of g.inputs) shapes.set(inp.name, [...inp.shape]);
   const declared = new Set(g.outputs.map((o) => o.name));
   const hidden = g.nodes.flatMap((n) => n.outputs).filter((o) => o && !shapes.has(o) && !declared.has(o));
   const bytes = toOnnxBytes(g, { untypedOutputs: hidden });
@@ -40,11 +35,10 @@ export async function probeValues(g: Graph): Promise<Map<string, ValueInfo>> {
     const b = await runAt(2);
     for (const name of [...hidden, ...declared]) {
       const sb = b[name].shape;
-      shapes.set(name, {
+      shapes.set(
         name,
-        dtype: a[name].dtype,
-        shape: a[name].shape.map((d, i) => (d === sb[i] ? d : 'N')),
-      });
+        a[name].shape.map((d, i) => (d === sb[i] ? d : 'N')),
+      );
     }
   } finally {
     await session.release();

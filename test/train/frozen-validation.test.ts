@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Batch } from '../../src/data/loader.js';
+import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { splitPrefix } from '../../src/graph/split-prefix.js';
 import { f32 } from '../../src/graph/tensor.js';
 import { defaultTargets } from '../../src/lora/default-targets.js';
@@ -13,7 +14,6 @@ import { FrozenValidation } from '../../src/train/frozen-validation.js';
 import { predict } from '../../src/train/predict.js';
 
 const backbone = buildResNet(18, randomResNetStateDict(18, 1));
-const anyType = (name: string) => ({ name, dtype: 'float32' as const, shape: ['N', 'C', 'H', 'W'] });
 
 /** A LoRA model whose adapters are not zero, so the adapted layers change the logits. */
 function model(targets = defaultTargets(backbone), seed = 2) {
@@ -42,10 +42,13 @@ async function* each(bs: Batch[]) {
 
 test('the frozen prefix of ResNet18 with LoRA on layer3/4 ends at layer2, and the two parts compute the whole', async () => {
   const m = model();
-  const split = splitPrefix(m.graph, new Set(m.params.keys()), anyType)!;
+  const split = splitPrefix(m.graph, new Set(m.params.keys()))!;
   // layer3.0's base conv and downsample read only layer2's output, so they go with the suffix.
   assert.deepEqual(split.boundary, ['layer2.1.relu_1']);
-  assert.equal(split.prefix.nodes.length + split.suffix.nodes.length, m.graph.nodes.length);
+  const suffixGraph = split.suffix([
+    { name: 'layer2.1.relu_1', dtype: 'float32', shape: ['N', 'C', 'H', 'W'] },
+  ]);
+  assert.equal(split.prefix.nodes.length + suffixGraph.nodes.length, m.graph.nodes.length);
   assert.ok(
     split.prefix.inputs.every((i) => !m.params.has(i.name)),
     'the prefix reads no trainable',
@@ -57,7 +60,9 @@ test('the frozen prefix of ResNet18 with LoRA on layer3/4 ends at layer2, and th
   const [input] = batches(1, 32, 3).map((b) => b.input);
   const whole = await Session.create(m.graph, { threads: 1 });
   const [prefix, suffix] = await Promise.all(
-    [split.prefix, split.suffix].map((g) => Session.create(g, { threads: 1 })),
+    [toOnnxBytes(split.prefix, { untypedOutputs: split.boundary }), suffixGraph].map((g) =>
+      Session.create(g, { threads: 1 }),
+    ),
   );
   const params = Object.fromEntries(m.params);
   const front = await prefix.run({ input });
@@ -70,7 +75,7 @@ test('the frozen prefix of ResNet18 with LoRA on layer3/4 ends at layer2, and th
 
 test('no prefix when the first layer is adapted', () => {
   const m = model(String.raw`conv1|layer[34]\.\d+\.conv[12]`);
-  assert.equal(splitPrefix(m.graph, new Set(m.params.keys()), anyType), undefined);
+  assert.equal(splitPrefix(m.graph, new Set(m.params.keys())), undefined);
 });
 
 test('FrozenValidation predicts what predict does, epoch after epoch as the trainables change', async () => {
