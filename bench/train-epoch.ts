@@ -2,7 +2,7 @@
  * Where a training epoch's time goes, on MobileNetV2 with the seed recipe (batch 32, 2 threads): the
  * train step alone on one fixed batch (the engine bench's case), the training loader alone, whole
  * epochs with augmentation on and off (train steps, then the validation pass), each in this process.
- *   node dist/bench/train-epoch.js [--epochs 2] [--threads 2] [--data-threads 1] [--prefetch 0] [--augment on,off]
+ *   node dist/bench/train-epoch.js [--epochs 2] [--threads 2] [--data-threads N (default: the loader's)] [--prefetch 0] [--augment on,off]
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +53,7 @@ const common = {
   preprocess: bb.preprocess,
   batchSize: batch,
   seed: 42,
-  threads: Number(values['data-threads'] ?? 1),
+  threads: values['data-threads'] === undefined ? undefined : Number(values['data-threads']),
   prefetch,
 };
 const loaders = async (augment: boolean) => ({
@@ -94,7 +94,7 @@ const row = (what: string, s: number, imgs: number) => {
 
 for (const augment of values.augment!.split(',').map((v) => v === 'on')) {
   const { train, val } = await loaders(augment);
-  const tag = `augment ${augment ? 'on' : 'off'}, prefetch ${prefetch}, data threads ${values['data-threads'] ?? 1}`;
+  const tag = `augment ${augment ? 'on' : 'off'}, prefetch ${prefetch}, data threads ${values['data-threads'] ?? 'default'}`;
   t0 = performance.now();
   for await (const _ of train.epoch(0)) void _;
   row(`${tag}: training loader alone, one epoch`, (performance.now() - t0) / 1000, train.samples.length);
