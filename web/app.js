@@ -374,7 +374,8 @@ function stopCamera() {
 
 if (!navigator.mediaDevices?.getUserMedia) {
   els.cameraStart.disabled = true;
-  els.cameraStart.title = 'The webcam needs a secure page (https or localhost)';
+  els.cameraStart.title =
+    'The webcam needs a secure page (https, or http on localhost); add photos from files instead.';
 }
 
 els.cameraStart.addEventListener('click', async () => {

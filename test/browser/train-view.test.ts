@@ -12,7 +12,7 @@ import { loadGradCam } from '../../src/run/saved-model.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { runCli } from '../cli/cli-fixture.js';
-import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
+import { chromiumSkip, INSECURE_HOST, launchChromium } from '../helpers/chromium.js';
 import { sharedPath } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder } from '../serve/fixtures.js';
@@ -57,6 +57,7 @@ before(async () => {
     backbone: mobilenet.path,
     port: 0,
     threads: 1,
+    allowedHosts: [INSECURE_HOST],
     log: () => {},
   });
   context = await launchChromium(join(dir, 'profile'));
@@ -482,6 +483,35 @@ test(
     assert.match((await page.getAttribute('#thumbs-1 img', 'alt'))!, /^webcam-smoking-\d+-\d+\.jpg$/);
     await page.click('#camera-stop');
     assert.equal(await page.isHidden('#camera'), true);
+    assert.deepEqual(problems, []);
+  },
+);
+
+test(
+  'on a page that is not secure the webcam buttons are off and the page says why',
+  { skip, timeout: 60_000 },
+  async () => {
+    // Browsers give getUserMedia only to secure pages: https, or http on localhost.
+    const insecure = await context.newPage();
+    const url = new URL('/train', server.url);
+    url.hostname = INSECURE_HOST;
+    await insecure.goto(url.href);
+    await insecure.waitForFunction(() => document.body.dataset.ready === 'yes');
+    assert.equal(await insecure.evaluate(() => window.isSecureContext), false);
+    assert.equal(await insecure.isVisible('#webcam-note'), true);
+    assert.equal(
+      await insecure.textContent('#webcam-note'),
+      'The webcam needs a secure page (https, or http on localhost); add photos from files instead.',
+    );
+    const buttons = insecure.locator('#classes .webcam');
+    assert.equal(await buttons.count(), 2);
+    for (const b of await buttons.all()) assert.equal(await b.isDisabled(), true);
+    // Photos from files still work there.
+    await insecure.setInputFiles('#photos-0', classPhotos('notsmoking_', 2));
+    assert.equal(await insecure.textContent('#count-0'), '2 photos');
+    await insecure.close();
+    // The secure page (localhost) keeps its webcam.
+    assert.equal(await page.isDisabled('#webcam-0'), false);
     assert.deepEqual(problems, []);
   },
 );

@@ -9,6 +9,9 @@ export const chromiumSkip = existsSync(CHROMIUM)
   ? false
   : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or set SMOKER_CHROMIUM); skipped`;
 
+/** A host name for this machine that is not localhost, so a page served under it over http is not secure. */
+export const INSECURE_HOST = 'insecure.test';
+
 /** A headless Chromium with its own profile folder: no network of its own, a synthetic webcam. */
 export function launchChromium(profileDir: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profileDir, {
@@ -26,6 +29,7 @@ export function launchChromium(profileDir: string): Promise<BrowserContext> {
       // A synthetic camera that needs no permission prompt, for the webcam path.
       '--use-fake-device-for-media-stream',
       '--use-fake-ui-for-media-stream',
+      `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`,
     ],
     viewport: { width: 1100, height: 900 },
   });
