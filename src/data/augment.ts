@@ -1,4 +1,5 @@
 import type { Rng } from '../random/rng.js';
+import { CROP_RATIO, type CropBox, drawResizedCrop } from './resized-crop.js';
 
 /** ColorJitter strengths: factors are drawn from [max(0, 1 − x), 1 + x], the hue shift from [−hue, hue]. */
 export interface JitterConfig {
@@ -10,6 +11,12 @@ export interface JitterConfig {
 
 /** Training augmentation; a zero turns a transform off. */
 export interface AugmentConfig {
+  /**
+   * RandomResizedCrop(scale=cropScale, ratio=(3/4, 4/3)) of the stored image (already at the input
+   * size), resized back to that size with BILINEAR interpolation: [min, max] fractions of its area.
+   * Absent: no crop, and no draws for it.
+   */
+  cropScale?: [number, number];
   /** RandomHorizontalFlip probability. */
   hflip: number;
   /** RandomRotation range ±degrees. */
@@ -47,8 +54,9 @@ export function sampleJitter(cfg: JitterConfig, rng: Rng): JitterParams {
   };
 }
 
-/** One image's draws: RandomHorizontalFlip, RandomRotation, ColorJitter (absent when it is off). */
+/** One image's draws: RandomResizedCrop, RandomHorizontalFlip, RandomRotation, ColorJitter (absent when off). */
 export interface AugmentDraw {
+  crop?: CropBox;
   flip: boolean;
   /** Counter-clockwise, as displayed. */
   degrees: number;
@@ -61,19 +69,32 @@ export function jitterOn(c: JitterConfig): boolean {
 }
 
 /**
- * The draws of torchvision's transforms in their order, flip → rotation → colour jitter, each from
- * `rng` as torchvision draws them: one uniform for the flip (flipped when below p), one for the angle,
- * then ColorJitter.get_params. A transform that is off draws nothing.
+ * The draws of torchvision's transforms in Compose's order, crop → flip → rotation → colour jitter,
+ * each from `rng` as torchvision draws them: RandomResizedCrop.get_params for an image of `size` [H, W]
+ * (two uniforms a try, up to 10 tries, then two integers; see drawResizedCrop), one uniform for the
+ * flip (flipped when below p), one for the angle, then ColorJitter.get_params. A transform that is off
+ * draws nothing (and the crop leaves no `crop` key), so without the crop the draws are exactly those
+ * from before it existed; `size` is needed only with it.
  */
-export function drawAugment(c: AugmentConfig, rng: Rng): AugmentDraw {
+export function drawAugment(c: AugmentConfig, rng: Rng, size?: readonly [number, number]): AugmentDraw {
+  if (c.cropScale && !size) throw new Error('drawAugment: the crop needs the image size [H, W]');
+  const crop = c.cropScale && { crop: drawResizedCrop(size!, c.cropScale, CROP_RATIO, rng) };
   const flip = c.hflip > 0 && rng.next() < c.hflip;
   const degrees = c.rotate > 0 ? rng.uniform(-c.rotate, c.rotate) : 0;
-  return { flip, degrees, jitter: jitterOn(c.jitter) ? sampleJitter(c.jitter, rng) : undefined };
+  return { ...crop, flip, degrees, jitter: jitterOn(c.jitter) ? sampleJitter(c.jitter, rng) : undefined };
+}
+
+/** RandomResizedCrop's scale range: two area fractions, 0 < min <= max <= 1. */
+export function cropScaleOk(scale: readonly number[]): boolean {
+  return scale.length === 2 && scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1;
 }
 
 export function checkAugmentConfig(c: AugmentConfig): void {
   const { brightness, contrast, saturation, hue } = c.jitter;
   const problems = [
+    c.cropScale &&
+      !cropScaleOk(c.cropScale) &&
+      `crop scale ${c.cropScale.join(',')} must be min,max with 0 < min <= max <= 1`,
     !(c.hflip >= 0 && c.hflip <= 1) && `hflip ${c.hflip} must be a probability in [0, 1]`,
     !(c.rotate >= 0 && c.rotate <= 180) && `rotate ${c.rotate} must be degrees in [0, 180]`,
     ![brightness, contrast, saturation].every((x) => x >= 0 && Number.isFinite(x)) &&

@@ -65,7 +65,8 @@ export class EpochImages {
     const parts: Float32Array[] = [];
     for (let at = 0; at < indices.length; at += CHUNK) {
       const chunk = indices.slice(at, at + CHUNK);
-      const draws = augment && chunk.map((i) => drawAugment(augment, augmentRng(seed, epoch, i)));
+      const draws =
+        augment && chunk.map((i) => drawAugment(augment, augmentRng(seed, epoch, i), preprocess.size));
       const images = chunk.map((i) => this.store.image(i).rgb);
       const out = await this.session.run(augmentFeeds(images, preprocess.size, augment, draws));
       parts.push(out[AUGMENT_IO.output].data as Float32Array);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
@@ -12,6 +13,7 @@ import {
 } from '../../src/data/augment.js';
 import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augment-graph.js';
 import type { DecodedImage } from '../../src/data/image.js';
+import type { CropBox } from '../../src/data/resized-crop.js';
 import { toCHW } from '../../src/data/to-chw.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
@@ -270,34 +272,34 @@ test('the adjustments run in the drawn order: the batch graph equals one adjustm
   assert.notDeepEqual(reordered[0], batch[0]);
 });
 
-test('the same graph runs in onnxruntime-web (WebAssembly), for in-browser training, with the same numbers', async () => {
-  const cfg = SEED_AUGMENT;
-  const imgs = [0, 1, 2, 3, 4, 5].map((i) => noise(12, 10, 40 + i));
-  const draws = imgs.map((_, i) => drawAugment(cfg, new Rng(7 + i)));
-  const graph = buildAugmentGraph([10, 12], IMAGENET_PREPROCESS, cfg);
-  const feeds = augmentFeeds(
-    imgs.map((i) => i.rgb),
-    [10, 12],
-    cfg,
-    draws,
-  );
-  const node = await Session.create(graph, { threads: 1 });
-  const want = (await node.run(feeds))[AUGMENT_IO.output].data;
-  await node.release();
-  const web = await import('onnxruntime-web');
-  web.env.wasm.numThreads = 1;
-  const session = await web.InferenceSession.create(toOnnxBytes(graph), { executionProviders: ['wasm'] });
-  const webFeeds = Object.fromEntries(
-    Object.entries(feeds).map(([name, t]) => [
-      name,
-      new web.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape),
-    ]),
-  );
-  const got = (await session.run(webFeeds))[AUGMENT_IO.output].data;
-  await session.release();
-  assert.ok(new Set(draws.map((d) => d.jitter!.order.indexOf(3))).size > 1, 'several hue positions');
-  assert.deepEqual(got, want);
-});
+for (const cfg of [SEED_AUGMENT, { ...SEED_AUGMENT, cropScale: [0.5, 1] }] as AugmentConfig[])
+  test(`the same graph runs in onnxruntime-web (WebAssembly), for in-browser training, with the same numbers${cfg.cropScale ? ' (with the crop)' : ''}`, async () => {
+    const imgs = [0, 1, 2, 3, 4, 5].map((i) => noise(12, 10, 40 + i));
+    const draws = imgs.map((_, i) => drawAugment(cfg, new Rng(7 + i), [10, 12]));
+    const graph = buildAugmentGraph([10, 12], IMAGENET_PREPROCESS, cfg);
+    const feeds = augmentFeeds(
+      imgs.map((i) => i.rgb),
+      [10, 12],
+      cfg,
+      draws,
+    );
+    const node = await Session.create(graph, { threads: 1 });
+    const want = (await node.run(feeds))[AUGMENT_IO.output].data;
+    await node.release();
+    const web = await import('onnxruntime-web');
+    web.env.wasm.numThreads = 1;
+    const session = await web.InferenceSession.create(toOnnxBytes(graph), { executionProviders: ['wasm'] });
+    const webFeeds = Object.fromEntries(
+      Object.entries(feeds).map(([name, t]) => [
+        name,
+        new web.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape),
+      ]),
+    );
+    const got = (await session.run(webFeeds))[AUGMENT_IO.output].data;
+    await session.release();
+    assert.ok(new Set(draws.map((d) => d.jitter!.order.indexOf(3))).size > 1, 'several hue positions');
+    assert.deepEqual(got, want);
+  });
 
 test("drawAugment: torchvision's draws in its order (flip, angle, ColorJitter), deterministic per seed", () => {
   const a = drawAugment(SEED_AUGMENT, new Rng(42));
@@ -364,4 +366,87 @@ test("bit-exact with torchvision's own rotate and colour ops (recorded fixture)"
     }
   }
   assert.equal(cases, 42);
+});
+
+/** resized_crop of one box alone. */
+const cropTo = (img: DecodedImage, crop: CropBox) =>
+  one(img, { ...OFF, cropScale: [0.5, 1] }, { crop, flip: false, degrees: 0 });
+
+test("resized_crop: torchvision's bilinear resize of the box back to the image's size, within the fixture's tolerance (0: bit-exact)", async () => {
+  // Made by test/data/record_crop_parity.py; see the fixture's "source" and "toleranceNote".
+  const fixture = JSON.parse(
+    readFileSync(new URL('../../../test/data/torchvision-crop-parity.json', import.meta.url), 'utf8'),
+  ) as {
+    tolerance: number;
+    images: {
+      name: string;
+      height: number;
+      width: number;
+      rgb: string;
+      cases: (CropBox & { rgb: string })[];
+    }[];
+    patterned: {
+      height: number;
+      width: number;
+      top: number;
+      left: number;
+      boxHeight: number;
+      boxWidth: number;
+      sha256: string;
+    }[];
+  };
+  const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
+  for (const { name, height, width, rgb, cases } of fixture.images)
+    for (const { rgb: want, ...box } of cases) {
+      const got = (await cropTo({ height, width, rgb: bytes(rgb) }, box)).rgb;
+      const worst = bytes(want).reduce((m, v, i) => Math.max(m, Math.abs(v - got[i])), 0);
+      assert.ok(worst <= fixture.tolerance, `${name} ${JSON.stringify(box)}: off by ${worst}`);
+    }
+  // The patterned images' many random boxes, a batch per size (as the loader feeds them), kept as
+  // hashes: these compare only bit for bit.
+  assert.equal(fixture.tolerance, 0);
+  const sizes = [...new Set(fixture.patterned.map((p) => `${p.height}x${p.width}`))];
+  for (const size of sizes) {
+    const list = fixture.patterned.filter((p) => `${p.height}x${p.width}` === size);
+    const { height, width } = list[0];
+    const img = image(width, height, (x, y, c) => ((x * 131 + y * 71 + c * 29) ^ (x * y * 7 + c * 13)) & 255);
+    const draws = list.map((p) => ({
+      crop: { top: p.top, left: p.left, height: p.boxHeight, width: p.boxWidth },
+      flip: false,
+      degrees: 0,
+    }));
+    const out = await augment(
+      list.map(() => img),
+      { ...OFF, cropScale: [0.5, 1] },
+      draws,
+    );
+    for (const [i, p] of list.entries())
+      assert.equal(
+        createHash('sha256').update(out[i]).digest('hex').slice(0, 16),
+        p.sha256,
+        `${size} ${JSON.stringify(draws[i].crop)}`,
+      );
+  }
+  assert.equal(fixture.images.flatMap((i) => i.cases).length + fixture.patterned.length, 193);
+});
+
+test('resized_crop: the whole image is itself; a crop runs before flip, rotation and jitter in one batch', async () => {
+  const img = noise(14, 11, 3);
+  assert.deepEqual((await cropTo(img, { top: 0, left: 0, height: 11, width: 14 })).rgb, img.rgb);
+  const cfg: AugmentConfig = { ...SEED_AUGMENT, cropScale: [0.3, 1] };
+  const imgs = [0, 1, 2, 3, 4, 5].map((i) => noise(14, 11, 60 + i));
+  const draws = imgs.map((_, i) => drawAugment(cfg, new Rng(90 + i), [11, 14]));
+  const batch = await augment(imgs, cfg, draws);
+  for (const [i, d] of draws.entries()) {
+    const cropped = await cropTo(imgs[i], d.crop!);
+    assert.deepEqual(
+      batch[i],
+      (await augment([cropped], SEED_AUGMENT, [{ ...d, crop: undefined }]))[0],
+      `image ${i}`,
+    );
+  }
+  assert.ok(
+    draws.some((d) => d.crop!.height < 11 && d.crop!.width < 14),
+    'some crops are proper',
+  );
 });
