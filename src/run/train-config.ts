@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SEED_AUGMENT, type AugmentConfig } from '../data/augment.js';
+import { cropScaleOk, SEED_AUGMENT, type AugmentConfig } from '../data/augment.js';
 import { DEFAULT_SPLIT_FRACTIONS } from '../data/stratified-split.js';
 import { SCHEDULE_NAMES } from '../train/lr-schedule.js';
 import { DEFAULT_THRESHOLD } from '../classify/classify.js';
@@ -17,6 +17,11 @@ const augmentSchema = z.object({
     saturation: nonNegative(),
     hue: nonNegative().max(0.5),
   }),
+  /** Added later: absent in older run folders and in every recipe without the crop. */
+  cropScale: z
+    .tuple([finite(), finite()])
+    .refine(cropScaleOk, 'Must be min,max with 0 < min <= max <= 1')
+    .optional(),
 }) satisfies z.ZodType<AugmentConfig>;
 
 /**

@@ -115,16 +115,23 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
     const c = cvRecipe(configFromOptions(opts, opts.out));
     return cvFolder('results/cv', c, { folds: 5, foldSeed: undefined, pool: 'all' });
   };
+  const demo = ['--lr', '3e-4', '--rank', '16', '--alpha', '32', '--keep', 'last'];
   const want = {
     defaults: 'results/cv/e87af093e88e83e2-k5-s42-all',
     demo: 'results/cv/98a82cb7aa329128-k5-s42-all',
+    demo288: 'results/cv/9bc085bdbcf800ec-k5-s42-all',
   };
   assert.deepEqual(
     {
       defaults: folder([]),
-      demo: folder(['--lr', '3e-4', '--rank', '16', '--alpha', '32', '--keep', 'last']),
+      demo: folder(demo),
+      demo288: folder([...demo, '--image-size', '288']),
     },
     want,
   );
   for (const f of Object.values(want)) assert.ok(existsSync(join(repo, f)), f);
+  // An option added since enters the hash only when given.
+  const cropped = folder([...demo, '--image-size', '288', '--crop-scale', '0.5,1']);
+  assert.match(cropped, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
+  assert.notEqual(cropped, want.demo288);
 });

@@ -161,6 +161,26 @@ test('bad option values are one line each, before anything runs', async () => {
       ['--jitter', '1,2'],
       /^smoker-lora: --jitter 1,2: give four numbers brightness,contrast,saturation,hue$/,
     ],
+    [
+      ['--crop-scale', '0.5'],
+      /^smoker-lora: --crop-scale 0\.5: give two area fractions min,max, e\.g\. 0\.5,1$/,
+    ],
+    [
+      ['--crop-scale', '0.8,0.5'],
+      /^smoker-lora: --crop-scale: must be min,max with 0 < min <= max <= 1 \(got \[0\.8,0\.5\]\)$/,
+    ],
+    [
+      ['--crop-scale', '0,1'],
+      /^smoker-lora: --crop-scale: must be min,max with 0 < min <= max <= 1 \(got \[0,1\]\)$/,
+    ],
+    [
+      ['--crop-scale', '0.5,1.5'],
+      /^error: option '--crop-scale <min,max>' argument '0\.5,1\.5' is invalid\. '1\.5' is not a number in \[0, 1\]\.$/,
+    ],
+    [
+      ['--crop-scale', 'half,1'],
+      /^error: option '--crop-scale <min,max>' argument 'half,1' is invalid\. 'half' is not a number in \[0, 1\]\.$/,
+    ],
     [['--epochs', '1.5'], /^error: option '--epochs <n>' argument '1\.5' is invalid\./],
     [['--on-bad-image', 'ignore'], /^error: option '--on-bad-image <policy>' argument 'ignore' is invalid\./],
   ];

@@ -51,6 +51,11 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--hflip <p>', 'augmentation: horizontal flip probability', parse.number(0, 1), d.augment.hflip)
     .option('--rotate <deg>', 'augmentation: rotation range ±degrees', parse.number(0, 180), d.augment.rotate)
     .option(
+      '--crop-scale <min,max>',
+      'augmentation: RandomResizedCrop area fractions, e.g. 0.5,1 (default: no crop)',
+      parse.list(parse.number(0, 1)),
+    )
+    .option(
       '--jitter <b,c,s,h>',
       'augmentation: colour jitter brightness,contrast,saturation,hue',
       parse.list(parse.number(0)),
@@ -129,9 +134,10 @@ type Opts = Record<string, unknown>;
 /** The flag of a config field, for error messages: `weightDecay` -> `--weight-decay`. */
 function flagOf(path: readonly PropertyKey[]): string {
   const [top, sub] = path.map(String);
-  if (top === 'augment') return sub === 'jitter' ? '--jitter' : `--${sub}`;
+  const flag = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (top === 'augment') return flag(sub);
   if (top === 'splitFractions') return '--split';
-  return `--${top.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return flag(top);
 }
 
 /**
@@ -145,6 +151,9 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
   if (jitter.length !== 4)
     throw new Error(`--jitter ${jitter.join(',')}: give four numbers brightness,contrast,saturation,hue`);
   if (split.length !== 3) throw new Error(`--split ${split.join(',')}: give three fractions train,val,test`);
+  const cropScale = o.cropScale === undefined ? undefined : list(o.cropScale);
+  if (cropScale && cropScale.length !== 2)
+    throw new Error(`--crop-scale ${cropScale.join(',')}: give two area fractions min,max, e.g. 0.5,1`);
   const candidate: { [K in keyof TrainConfig]-?: unknown } = {
     data: o.data,
     out,
@@ -172,6 +181,8 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
       hflip: o.hflip,
       rotate: o.rotate,
       jitter: { brightness: jitter[0], contrast: jitter[1], saturation: jitter[2], hue: jitter[3] },
+      // Only when given: a recipe without it keeps its config.json, report and hash.
+      ...(cropScale && { cropScale }),
     },
     tta: Boolean(o.tta),
     seed: o.seed,
