@@ -1,5 +1,6 @@
 import { attr, Graph } from '../graph/ir.js';
-import { f32, i64, tensor, type Tensor } from '../graph/tensor.js';
+import { onnxDataType } from '../graph/onnx-dtypes.js';
+import { type DType, f32, i64, tensor, type Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import type { AugmentConfig, AugmentDraw, JitterConfig } from './augment.js';
 import { bilinearTaps } from './resized-crop.js';
@@ -75,9 +76,9 @@ export function buildAugmentGraph(size: [number, number], p: Preprocess, cfg?: A
   if (blends > 0 || hue) {
     // The colour ops work on the three channel planes [N,1,H,W], float32 holding whole grey levels.
     const bytes = g.add('Split', [chw], { outputs: 3, attrs: { axis: attr.int(1) } });
-    const planes = bytes.map((c) => g.op('Cast', [c], { to: attr.int(1) })) as Planes;
+    const planes = bytes.map((c) => cast(g, c, 'float32')) as Planes;
     x = g.op('Concat', jitterOps(g, planes, blends, hue, size, k), { axis: attr.int(1) });
-  } else x = g.op('Cast', [chw], { to: attr.int(1) });
+  } else x = cast(g, chw, 'float32');
   // ToTensor and Normalize, in float32 as torchvision: v/255, − mean, / std.
   const perChannel = (v: number[]) => g.constant(f32([1, 3, 1, 1], v), 'normalise');
   let out = g.op('Div', [g.op('Sub', [g.op('Div', [x, k(255)]), perChannel(p.mean)]), perChannel(p.std)]);
@@ -87,7 +88,9 @@ export function buildAugmentGraph(size: [number, number], p: Preprocess, cfg?: A
   return g;
 }
 
-const [FLOAT, UINT8, DOUBLE] = [1, 2, 11];
+function cast(g: Graph, x: string, to: DType): string {
+  return g.op('Cast', [x], { to: attr.int(onnxDataType(to)) });
+}
 
 /**
  * resized_crop(img, top, left, h, w, [H, W], BILINEAR, antialias=False) on the HWC bytes, as PyTorch's
@@ -114,10 +117,9 @@ function cropOps(g: Graph, pixels: string, [h, w]: [number, number]): string {
     g
       .add('Split', [input], { outputs: 2, attrs: { axis: attr.int(1) } })
       .map((t) => g.op('Reshape', [t, shape(...dims)]));
-  const cast = (x: string, to: number) => g.op('Cast', [x], { to: attr.int(to) });
   const fma = (t0: string, t1: string, [w0, w1]: string[]) => {
-    const first = g.op('Mul', [cast(t0, DOUBLE), cast(w0, DOUBLE)]);
-    return cast(g.op('Add', [first, cast(g.op('Mul', [t1, w1]), DOUBLE)]), FLOAT);
+    const first = g.op('Mul', [cast(g, t0, 'float64'), cast(g, w0, 'float64')]);
+    return cast(g, g.op('Add', [first, cast(g, g.op('Mul', [t1, w1]), 'float64')]), 'float32');
   };
   // Across: stored row y at source column x is pixel y·W + x.
   const rowStarts = g.constant(
@@ -136,13 +138,13 @@ function cropOps(g: Graph, pixels: string, [h, w]: [number, number]): string {
     ]);
   };
   const [x0, x1] = taps(AUGMENT_IO.cropX, [0, 1, w]);
-  const across = fma(column(x0), cast(column(x1), FLOAT), taps(AUGMENT_IO.cropWx, [0, 1, w, 1]));
+  const across = fma(column(x0), cast(g, column(x1), 'float32'), taps(AUGMENT_IO.cropWx, [0, 1, w, 1]));
   // Down: whole rows [W·3] of that.
   const lines = g.op('Reshape', [across, shape(0, h, w * 3)]);
   const row = (y: string) => g.op('GatherND', [lines, y], { batch_dims: attr.int(1) });
   const [y0, y1] = taps(AUGMENT_IO.cropY, [0, h, 1]);
   const down = fma(row(y0), row(y1), taps(AUGMENT_IO.cropWy, [0, h, 1]));
-  return g.op('Reshape', [cast(g.op('Round', [down]), UINT8), shape(0, h, w, 3)]);
+  return g.op('Reshape', [cast(g, g.op('Round', [down]), 'uint8'), shape(0, h, w, 3)]);
 }
 
 /**
@@ -177,10 +179,7 @@ function geometryOps(g: Graph, pixels: string, [h, w]: [number, number], k: (v: 
   const valid = g.op('And', [inside(sx, w), inside(sy, h)]);
   // Row-major pixel index (exact: below 2^24); sources outside the image read an appended black pixel.
   const at = g.op('Where', [valid, g.op('Add', [g.op('Mul', [sy, k(w)]), sx]), k(h * w)]);
-  const index = g.op('Reshape', [
-    g.op('Cast', [at], { to: attr.int(7) }),
-    g.constant(i64([3], [0, -1, 1]), 'shape'),
-  ]);
+  const index = g.op('Reshape', [cast(g, at, 'int64'), g.constant(i64([3], [0, -1, 1]), 'shape')]);
   const rows = g.op('Reshape', [pixels, g.constant(i64([3], [0, -1, 3]), 'shape')]);
   const padded = g.op('Pad', [rows, g.constant(i64([6], [0, 0, 0, 0, 1, 0]), 'pads')]);
   const moved = g.op('GatherND', [padded, index], { batch_dims: attr.int(1) });
