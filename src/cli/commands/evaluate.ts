@@ -21,7 +21,7 @@ export function evaluateCommand(): Command {
     )
     .option(
       '--threshold <p>',
-      'decision threshold on P(smoking), for two-class runs (default: the run’s, 0.5)',
+      'decision threshold on P(positive class: the second, e.g. smoking), for two-class runs (default: the run’s, 0.5)',
       parse.number(0, 1),
     )
     .option(

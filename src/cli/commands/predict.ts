@@ -30,7 +30,7 @@ export function predictCommand(): Command {
     .option('--csv', 'same as --format csv')
     .option(
       '--threshold <p>',
-      'decision threshold on P(smoking), for two-class runs (default: the run’s)',
+      'decision threshold on P(positive class: the second, e.g. smoking), for two-class runs (default: the run’s)',
       parse.number(0, 1),
     )
     .option('--tta', 'average with the mirrored image (default: as trained)')

@@ -125,7 +125,12 @@ export function addTrainOptions(cmd: Command): Command {
       d.cutmix,
     )
     .option('--rslora', 'rsLoRA: scale the update by alpha/√rank')
-    .option('--threshold <p>', 'the run’s decision threshold on P(smoking)', parse.number(0, 1), d.threshold);
+    .option(
+      '--threshold <p>',
+      'the run’s decision threshold on P(positive class: the second, e.g. smoking)',
+      parse.number(0, 1),
+      d.threshold,
+    );
 }
 
 /** commander's parsed options: values of unknown type until checked against the config's schema. */
