@@ -14,12 +14,15 @@ import { mergeLora, unmergeLora } from '../../src/lora/merge.js';
 import { formatParamTable, summarizeParams } from '../../src/lora/param-table.js';
 import { IMAGENET_PREPROCESS, type Backbone } from '../../src/models/backbone.js';
 import { foldBatchNorm } from '../../src/models/fold-batchnorm.js';
+import { loadOnnxBackbone } from '../../src/models/load-onnx-backbone.js';
 import { buildResNet, randomResNetStateDict } from '../../src/models/resnet.js';
 import { Rng } from '../../src/random/rng.js';
 import { probeShapes } from '../../src/runtime/probe-shapes.js';
 import { Session } from '../../src/runtime/session.js';
 import { ForwardStep } from '../../src/train/forward-step.js';
+import { TrainStep } from '../../src/train/train-step.js';
 import { loadSafetensors } from '../../src/weights/safetensors-file.js';
+import { sharedPath } from '../helpers/shared.js';
 
 /** PyTorch's DoRA conv (PEFT's code, line by line) and its BatchNorm: see record_dora_parity.py. */
 interface Flat {
@@ -206,6 +209,34 @@ test('DoRA on resnet18: merged and adapted logits agree within 1e-4, unmerge res
   assert.equal(summarizeParams(model).adapter, withoutDora.adapter + magnitudes);
   assert.match(formatParamTable(model), /layer4\.1\.conv2 +\[4,512,3,3\] +\[512,4,1,1\] +20992/);
 });
+
+const mobilenet = sharedPath('models/mobilenet_v2_1.0_224/model.onnx');
+
+test(
+  'DoRA on the ONNX MobileNetV2 (no BatchNorm left to unfold): a train step gives every magnitude a gradient, and merging keeps the logits',
+  { skip: mobilenet.skip },
+  async () => {
+    const backbone = await loadOnnxBackbone(mobilenet.path, { imageSize: [96, 96] });
+    const model = addLora(
+      backbone,
+      { r: 2, alpha: 4, targets: defaultTargets(backbone), dora: true },
+      { seed: 1 },
+    );
+    const rng = new Rng(2);
+    for (const s of model.sites)
+      model.params.get(s.b)!.data.set(rng.uniformArray(s.shapeB[0] * s.shapeB[1], -0.05, 0.05));
+    const input = f32([2, 3, 96, 96], rng.uniformArray(2 * 3 * 96 * 96, -2, 2));
+    const step = await TrainStep.compile(model, { threads: 2 });
+    const { loss } = await step.run(input, [0, 1]);
+    assert.ok(Number.isFinite(loss));
+    for (const p of step.params.filter((q) => q.name.endsWith('.lora_magnitude_vector')))
+      assert.ok(p.grad.every(Number.isFinite) && p.grad.some((v) => v !== 0), p.name);
+    await step.release();
+    const adapted = await (await ForwardStep.compile(model)).run(input);
+    const plain = (await (await Session.create(mergeLora(model))).run({ input })).logits.data as Float32Array;
+    assert.ok(relErr(plain, adapted) < 1e-4, `merged vs adapted: ${relErr(plain, adapted)}`);
+  },
+);
 
 test("adapter_config.json round-trips use_dora, and the magnitude is saved under PEFT's key and shape", async () => {
   const c = cases[0];
