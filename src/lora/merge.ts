@@ -69,8 +69,8 @@ function meanParam(models: readonly LoraModel[], name: string): Tensor<'float32'
 }
 
 /**
- * Folds the adapters into the base conv weights (W + B·A·alpha/r, with DoRA (m/n)·(W + B·A·alpha/r)) and bakes in the head: a plain
- * `input -> logits` graph with no LoRA nodes, ready for any ONNX runtime.
+ * Folds the adapters into the base conv weights (W + B·A·alpha/r; with DoRA (m/n)·(W + B·A·alpha/r)) and
+ * bakes in the head: a plain `input -> logits` graph with no LoRA nodes, ready for any ONNX runtime.
  */
 export function mergeLora(model: LoraModel): Graph {
   return mergeSoup([model]);

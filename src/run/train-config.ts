@@ -82,7 +82,7 @@ export const trainConfigSchema = z.object({
   cutmix: nonNegative().default(0),
   /** rsLoRA: scale the update by alpha/√r instead of alpha/r. */
   rslora: z.boolean().default(false),
-  /** DoRA (PEFT's use_dora). Added later: absent unless given, so other recipes keep their config.json and hash. */
+  /** DoRA (PEFT's use_dora). Added later: absent unless given, so other recipes keep config.json and hash. */
   dora: z.boolean().optional(),
   /** The run's decision threshold on P(positive class); every release wrote it, so it has no default. */
   threshold: z.number().min(0).max(1),
