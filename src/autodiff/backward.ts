@@ -2,6 +2,7 @@ import type { Dim, Graph, Node } from '../graph/ir.js';
 import { f32 } from '../graph/tensor.js';
 import type { GradContext, RuleTable } from './rule.js';
 import { RULES } from './rules/index.js';
+import { isStopGradient } from './stop-gradient.js';
 
 export interface BackwardOptions {
   /** A scalar (or one-element) float value to differentiate. */
@@ -16,7 +17,7 @@ export interface BackwardOptions {
 /**
  * Reverse-mode autodiff over the IR. Appends backward nodes to `g` for the region between the first
  * trainable and the loss only (frozen layers upstream get no backward), and returns the name of each
- * `wrt` value's gradient.
+ * `wrt` value's gradient. A `stopGradient` node cuts its path: what feeds only it gets no backward.
  */
 export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, string> {
   const rules = opts.rules ?? RULES;
@@ -29,9 +30,11 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
   const toLoss = new Set([opts.loss]);
   for (let k = g.nodes.length - 1; k >= 0; k--) {
     const n = g.nodes[k];
-    if (n.outputs.some((o) => toLoss.has(o))) for (const i of n.inputs) toLoss.add(i);
+    if (!isStopGradient(n) && n.outputs.some((o) => toLoss.has(o))) for (const i of n.inputs) toLoss.add(i);
   }
-  const active = g.nodes.filter((n) => n.outputs.some((o) => fromParams.has(o) && toLoss.has(o)));
+  const active = g.nodes.filter(
+    (n) => !isStopGradient(n) && n.outputs.some((o) => fromParams.has(o) && toLoss.has(o)),
+  );
 
   const ctx: GradContext = {
     g,

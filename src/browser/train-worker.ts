@@ -20,13 +20,12 @@ import { jet } from '../eval/jet.js';
 import { modelMetrics, type ModelMetrics } from '../eval/model-metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { adapterFiles } from '../lora/adapter-format.js';
-import { defaultTargets } from '../lora/default-targets.js';
 import { addLora, type LoraModel } from '../lora/lora-model.js';
 import { mergeLora } from '../lora/merge.js';
 import { onnxBackbone } from '../models/onnx-backbone.js';
 import { RUN_FILES } from '../run/files.js';
 import { makeRunInfo, parseRunInfo, type RunInfo } from '../run/run-info.js';
-import { SEED_RECIPE, trainConfigSchema, type TrainConfig } from '../run/train-config.js';
+import { loraConfigFor, SEED_RECIPE, trainConfigSchema, type TrainConfig } from '../run/train-config.js';
 import { optimizerFor, trainerSettings } from '../run/trainer-settings.js';
 import { Session } from '../runtime/session.js';
 import { ForwardStep } from '../train/forward-step.js';
@@ -156,11 +155,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
 
   post({ type: 'status', text: 'Building the model…' });
   const backbone = await onnxBackbone(new Uint8Array(r.backbone), r.backboneName, { imageSize: c.imageSize });
-  const model = addLora(
-    backbone,
-    { r: c.rank, alpha: c.alpha, targets: c.targets ?? defaultTargets(backbone), rslora: c.rslora },
-    { numClasses: r.classes.length, seed: c.seed },
-  );
+  const model = addLora(backbone, loraConfigFor(c, backbone), { numClasses: r.classes.length, seed: c.seed });
   const size = backbone.preprocess.size;
   const blobs = new Map(r.photos.map((p) => [p.name, p.blob]));
   const batches = async (set: Sample[], training: boolean) =>

@@ -28,7 +28,7 @@ export function peftAdapterConfig(src: ExportSource, modules: string[]) {
     lora_alpha: info.alpha,
     lora_dropout: 0,
     use_rslora: info.rslora,
-    use_dora: false,
+    use_dora: info.dora === true,
     target_modules: modules,
     modules_to_save: [HEAD_WEIGHT.split('.')[0]],
     bias: 'none',
@@ -43,7 +43,8 @@ export function peftAdapterConfig(src: ExportSource, modules: string[]) {
 
 /**
  * The adapter folder as PEFT writes it for a torchvision model: adapter_model.safetensors with
- * `base_model.model.<module>.lora_A.weight` / `lora_B.weight` and the head `base_model.model.fc.*`, and
+ * `base_model.model.<module>.lora_A.weight` / `lora_B.weight` (with DoRA also `lora_magnitude_vector`,
+ * [1, out, 1, 1], the norm of the unfolded weight as PEFT's) and the head `base_model.model.fc.*`, and
  * adapter_config.json. Our adapters already follow PEFT's convention (A a kxk conv in→r with the base
  * conv's stride and padding, B a 1x1 conv r→out, before the BatchNorm), so the weights go as they are.
  */
@@ -62,7 +63,11 @@ export const exportPeft: Exporter = async (src, o) => {
   }
   const modules = [...new Set([...tensors.keys()].flatMap((k) => LORA_KEY.exec(k)?.[1] ?? []))].sort();
   const expected = new Set([
-    ...modules.flatMap((m) => [`${PREFIX}${m}.lora_A.weight`, `${PREFIX}${m}.lora_B.weight`]),
+    ...modules.flatMap((m) => [
+      `${PREFIX}${m}.lora_A.weight`,
+      `${PREFIX}${m}.lora_B.weight`,
+      ...(src.info.dora ? [`${PREFIX}${m}.lora_magnitude_vector`] : []),
+    ]),
     PREFIX + HEAD_WEIGHT,
     PREFIX + HEAD_BIAS,
   ]);

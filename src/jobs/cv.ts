@@ -9,7 +9,6 @@ import { computeMetrics, type Metrics } from '../eval/metrics.js';
 import { scoreSamples, type ScoredSamples } from '../eval/score-samples.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights } from '../lora/adapter-files.js';
-import { defaultTargets } from '../lora/default-targets.js';
 import { addLora, type LoraModel } from '../lora/lora-model.js';
 import { mergeSoup } from '../lora/merge.js';
 import { resolveBackbone } from '../models/resolve-backbone.js';
@@ -17,7 +16,7 @@ import { RUN_FILES } from '../run/files.js';
 import { checkRunFolder } from '../run/run-folder.js';
 import { SavedModel } from '../run/saved-model.js';
 import { configHash } from '../run/config-hash.js';
-import type { TrainConfig } from '../run/train-config.js';
+import { loraConfigFor, type TrainConfig } from '../run/train-config.js';
 import type { EpochRecord } from '../train/history.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
 import { runTrainJob, type JobHooks } from './train-job.js';
@@ -283,12 +282,7 @@ export function bestThreshold(labels: number[], probs: number[]): { threshold: n
  */
 async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[], classes: string[]) {
   const backbone = await resolveBackbone(c.backbone, c.weights, c.imageSize);
-  const config = {
-    r: c.rank,
-    alpha: c.alpha,
-    targets: c.targets ?? defaultTargets(backbone),
-    rslora: c.rslora,
-  };
+  const config = loraConfigFor(c, backbone);
   const models: LoraModel[] = [];
   for (let i = 1; i <= k; i++) {
     const m = addLora(backbone, config, { numClasses: classes.length });

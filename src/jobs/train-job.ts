@@ -11,7 +11,6 @@ import { formatSplitCounts } from '../data/split-counts.js';
 import { modelMetrics, type ModelMetrics } from '../eval/model-metrics.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import { loadAdapterWeights, saveAdapter } from '../lora/adapter-files.js';
-import { defaultTargets } from '../lora/default-targets.js';
 import { addLora } from '../lora/lora-model.js';
 import { mergeLora } from '../lora/merge.js';
 import { formatParamTable, summarizeParams } from '../lora/param-table.js';
@@ -23,7 +22,7 @@ import { makeRunInfo } from '../run/run-info.js';
 import { writeRunInfo } from '../run/run-info-file.js';
 import { configHash } from '../run/config-hash.js';
 import { optimizerFor, trainerSettings } from '../run/trainer-settings.js';
-import type { TrainConfig } from '../run/train-config.js';
+import { loraConfigFor, type TrainConfig } from '../run/train-config.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { ForwardStep } from '../train/forward-step.js';
 import { historyCsv, type EpochRecord } from '../train/history.js';
@@ -123,11 +122,10 @@ export async function runTrainJob(
     throw new Error(`--out ${c.out}: holds a finished run; choose another folder or delete this one`);
 
   const backbone = await resolveBackbone(c.backbone, c.weights, c.imageSize);
-  const model = addLora(
-    backbone,
-    { r: c.rank, alpha: c.alpha, targets: c.targets ?? defaultTargets(backbone), rslora: c.rslora },
-    { numClasses: data.classes.length, seed: c.seed },
-  );
+  const model = addLora(backbone, loraConfigFor(c, backbone), {
+    numClasses: data.classes.length,
+    seed: c.seed,
+  });
   hooks.log(formatParamTable(model));
   const { trainable } = summarizeParams(model);
   const resume = opts.resume

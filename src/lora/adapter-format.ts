@@ -22,6 +22,8 @@ export interface AdapterConfig {
   fan_in_fan_out: false;
   init_lora_weights: true;
   use_rslora: boolean;
+  /** Written only when true, so a LoRA adapter's config is as before DoRA existed. */
+  use_dora?: true;
   num_classes: number;
 }
 
@@ -38,12 +40,19 @@ export function adapterConfig(model: LoraModel): AdapterConfig {
     fan_in_fan_out: false,
     init_lora_weights: true,
     use_rslora: Boolean(model.config.rslora),
+    ...(model.config.dora && { use_dora: true as const }),
     num_classes: model.numClasses,
   };
 }
 
 export function loraConfigOf(c: AdapterConfig): LoraConfig {
-  return { r: c.r, alpha: c.lora_alpha, targets: c.target_modules, rslora: c.use_rslora === true };
+  return {
+    r: c.r,
+    alpha: c.lora_alpha,
+    targets: c.target_modules,
+    rslora: c.use_rslora === true,
+    ...(c.use_dora === true && { dora: true }),
+  };
 }
 
 /** The bytes of adapter_model.safetensors (adapters and head) and adapter_config.json, by file name. */

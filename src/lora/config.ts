@@ -11,6 +11,11 @@ export interface LoraConfig {
   targets: string | string[];
   /** rsLoRA (PEFT's `use_rslora`): scale by alpha/√r, which keeps the update's size as r grows. */
   rslora?: boolean;
+  /**
+   * DoRA (PEFT's `use_dora`): a trainable magnitude per output channel times the direction W + s·B·A over
+   * its norm (detached, as PEFT does); see dora.ts.
+   */
+  dora?: boolean;
 }
 
 export function loraScaling(cfg: LoraConfig): number {

@@ -1,6 +1,7 @@
 import { attr, type Graph, type Node } from '../graph/ir.js';
-import { f32, i64 } from '../graph/tensor.js';
+import { f32, i64, toFloat32 } from '../graph/tensor.js';
 import { isTarget, loraScaling, type LoraConfig } from './config.js';
+import { appendDoraFactor, magnitudeName, magnitudeShape } from './dora.js';
 
 /** One adapted conv: where its A and B live in the graph and their shapes. */
 export interface LoraSite {
@@ -10,6 +11,8 @@ export interface LoraSite {
   b: string;
   shapeA: [number, number, number, number];
   shapeB: [number, number, number, number];
+  /** With DoRA, the trainable magnitude `<node>.lora_magnitude_vector`, [1, out, 1, 1]. */
+  magnitude?: string;
 }
 
 interface ConvGeometry {
@@ -75,6 +78,7 @@ export function branchScale(cfg: LoraConfig, cout: number, bnScale?: Float32Arra
  * base conv's stride and padding, B a 1x1 conv r->out, and out = base(x) + B(A(x))·alpha/r. A and B become
  * graph inputs, so one compiled session serves every training step. The scaling (with any folded
  * BatchNorm factor, see `branchScale`) multiplies B, a few thousand numbers, rather than the activation map.
+ * With DoRA the sum is rescaled per channel by m/n before the bias (see dora.ts).
  */
 export function injectLora(
   g: Graph,
@@ -104,11 +108,14 @@ export function injectLora(
       b: `${node.name}.lora_B.weight`,
       shapeA: [cfg.r, cin, kh, kw],
       shapeB: [cout, cfg.r, 1, 1],
+      ...(cfg.dora && { magnitude: magnitudeName(node.name) }),
     };
     g.inputs.push(
       { name: site.a, dtype: 'float32', shape: site.shapeA },
       { name: site.b, dtype: 'float32', shape: site.shapeB },
     );
+    if (site.magnitude)
+      g.inputs.push({ name: site.magnitude, dtype: 'float32', shape: magnitudeShape(cout) });
 
     const out = node.outputs[0];
     const baseOut = g.fresh(`${node.name}.base`);
@@ -123,19 +130,38 @@ export function injectLora(
             { kernel_shape: attr.ints([kh, kw]), ...convGeometry(geometry) },
             `${node.name}.lora_A`,
           );
+    const bnScale = bnScales.get(node.name);
     const scale = g.constant(
-      f32([cout, 1, 1, 1], branchScale(cfg, cout, bnScales.get(node.name))),
+      f32([cout, 1, 1, 1], branchScale(cfg, cout, bnScale)),
       `${node.name}.lora.scaling`,
     );
     const scaledB = g.op('Mul', [site.b, scale], {}, `${node.name}.lora_B.scaled`);
     const up = g.op('Conv', [down, scaledB], { kernel_shape: attr.ints([1, 1]) }, `${node.name}.lora_B`);
-    g.add('Add', [baseOut, up], { name: `${node.name}.lora_add`, outputs: [out] });
+    if (site.magnitude) {
+      const factor = appendDoraFactor(g, node.name, toFloat32(w), site.a, scaledB, site.magnitude, bnScale);
+      addDora(g, node, up, factor, out);
+    } else g.add('Add', [baseOut, up], { name: `${node.name}.lora_add`, outputs: [out] });
     sites.push(site);
   }
   if (sites.length === 0)
     throw new Error(`lora: no Conv node matches targets ${JSON.stringify(cfg.targets)}`);
   g.sort();
   return sites;
+}
+
+/** out = factor·(conv(x, W) + up) + bias: the base conv loses its bias, which goes after the rescale. */
+function addDora(g: Graph, node: Node, up: string, factor: string, out: string): void {
+  const [, , bias] = node.inputs;
+  node.inputs = node.inputs.slice(0, 2);
+  const sum = g.op('Add', [node.outputs[0], up], {}, `${node.name}.lora_add`);
+  if (!bias) {
+    g.add('Mul', [sum, factor], { name: `${node.name}.dora_scale`, outputs: [out] });
+    return;
+  }
+  const scaled = g.op('Mul', [sum, factor], {}, `${node.name}.dora_scale`);
+  const axes = g.constant(i64([2], [1, 2]), `${node.name}.bias.axes`);
+  const channels = g.op('Unsqueeze', [bias, axes], {}, `${node.name}.bias.nchw`);
+  g.add('Add', [scaled, channels], { name: `${node.name}.dora_bias`, outputs: [out] });
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Graph } from '../graph/ir.js';
-import type { Tensor } from '../graph/tensor.js';
+import { toFloat32, type Tensor } from '../graph/tensor.js';
 import type { Backbone } from '../models/backbone.js';
 import { Rng } from '../random/rng.js';
 import type { LoraConfig } from './config.js';
+import { doraNorms, magnitudeShape } from './dora.js';
 import { addHead, HEAD_BIAS, HEAD_WEIGHT, initHead } from './head.js';
 import { kaimingUniform } from './init.js';
 import { injectLora, type LoraSite } from './inject.js';
@@ -24,7 +25,10 @@ export interface AddLoraOptions {
   seed?: number;
 }
 
-/** Adapts a frozen backbone: PEFT init (A kaiming-uniform(a=√5), B zeros) and nn.Linear init for the head. */
+/**
+ * Adapts a frozen backbone: PEFT init (A kaiming-uniform(a=√5), B zeros, a DoRA magnitude ‖W‖ per output
+ * channel of the unfolded weight) and nn.Linear init for the head.
+ */
 export function addLora(backbone: Backbone, config: LoraConfig, opts: AddLoraOptions = {}): LoraModel {
   const numClasses = opts.numClasses ?? 2;
   const rng = new Rng(opts.seed ?? 0);
@@ -43,6 +47,15 @@ export function addLora(backbone: Backbone, config: LoraConfig, opts: AddLoraOpt
       data: kaimingUniform(rng, r * cin * kh * kw, cin * kh * kw),
     });
     params.set(s.b, { dtype: 'float32', shape: s.shapeB, data: new Float32Array(s.shapeB[0] * s.shapeB[1]) });
+    if (s.magnitude) {
+      const w = toFloat32(backbone.graph.initializers.get(backbone.graph.node(s.node).inputs[1])!);
+      const norms = doraNorms(s.node, w, undefined, backbone.bnScales.get(s.node));
+      params.set(s.magnitude, {
+        dtype: 'float32',
+        shape: magnitudeShape(s.shapeB[0]),
+        data: Float32Array.from(norms),
+      });
+    }
   }
   const [w, b] = initHead(rng, backbone.featureDim, numClasses);
   params.set(HEAD_WEIGHT, w);

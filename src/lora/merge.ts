@@ -1,17 +1,22 @@
 import { attr, type Graph } from '../graph/ir.js';
-import type { Tensor } from '../graph/tensor.js';
+import { toFloat32, type Tensor } from '../graph/tensor.js';
+import { doraNorms } from './dora.js';
 import { branchScale } from './inject.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from './head.js';
 import type { LoraModel } from './lora-model.js';
 
-/** The branch's B·A times its per-channel scale, as a conv weight [out, in, kh, kw], accumulated in float64. */
+/**
+ * What merging adds to the base conv weight W, as [out, in, kh, kw] in float64: the branch's B·A times its
+ * per-channel scale, and with DoRA (m/n)·(W + that) − W (see dora.ts).
+ */
 function delta(model: LoraModel, site: LoraModel['sites'][number]): Float64Array {
   const a = model.params.get(site.a)!.data;
   const b = model.params.get(site.b)!.data;
   const [r, cin, kh, kw] = site.shapeA;
   const cols = cin * kh * kw;
   const cout = site.shapeB[0];
-  const scale = branchScale(model.config, cout, model.backbone.bnScales.get(site.node));
+  const bnScale = model.backbone.bnScales.get(site.node);
+  const scale = branchScale(model.config, cout, bnScale);
   const out = new Float64Array(cout * cols);
   for (let o = 0; o < cout; o++)
     for (let k = 0; k < r; k++) {
@@ -19,6 +24,13 @@ function delta(model: LoraModel, site: LoraModel['sites'][number]): Float64Array
       if (bok === 0) continue;
       for (let j = 0; j < cols; j++) out[o * cols + j] += bok * a[k * cols + j];
     }
+  if (!site.magnitude) return out;
+  const g = model.backbone.graph;
+  const w = toFloat32(g.initializers.get(g.node(site.node).inputs[1])!);
+  const n = doraNorms(site.node, w, out, bnScale);
+  const m = model.params.get(site.magnitude)!.data;
+  for (let o = 0; o < cout; o++)
+    for (let j = o * cols; j < (o + 1) * cols; j++) out[j] = (m[o] / n[o]) * (w.data[j] + out[j]) - w.data[j];
   return out;
 }
 
@@ -57,8 +69,8 @@ function meanParam(models: readonly LoraModel[], name: string): Tensor<'float32'
 }
 
 /**
- * Folds the adapters into the base conv weights (W + B·A·alpha/r) and bakes in the head: a plain
- * `input -> logits` graph with no LoRA nodes, ready for any ONNX runtime.
+ * Folds the adapters into the base conv weights (W + B·A·alpha/r; with DoRA (m/n)·(W + B·A·alpha/r)) and
+ * bakes in the head: a plain `input -> logits` graph with no LoRA nodes, ready for any ONNX runtime.
  */
 export function mergeLora(model: LoraModel): Graph {
   return mergeSoup([model]);

@@ -11,9 +11,14 @@ export interface ParamSummary {
   percent: number;
 }
 
+/** A site's trainables: A, B and any DoRA magnitude. */
+function siteParams(s: LoraModel['sites'][number]): number {
+  return numel(s.shapeA) + numel(s.shapeB) + (s.magnitude ? s.shapeB[0] : 0);
+}
+
 export function summarizeParams(model: LoraModel): ParamSummary {
   const count = (name: string) => numel(model.params.get(name)!.shape);
-  const adapter = model.sites.reduce((s, site) => s + count(site.a) + count(site.b), 0);
+  const adapter = model.sites.reduce((s, site) => s + siteParams(site), 0);
   const head = count(HEAD_WEIGHT) + count(HEAD_BIAS);
   const trainable = adapter + head;
   const total = model.backbone.parameterCount + trainable;
@@ -23,8 +28,7 @@ export function summarizeParams(model: LoraModel): ParamSummary {
 /** A plain-text table of every adapter and the head, with the totals line PEFT prints. */
 export function formatParamTable(model: LoraModel): string {
   const rows: string[][] = [['module', 'lora_A', 'lora_B', 'params']];
-  for (const s of model.sites)
-    rows.push([s.node, `[${s.shapeA}]`, `[${s.shapeB}]`, String(numel(s.shapeA) + numel(s.shapeB))]);
+  for (const s of model.sites) rows.push([s.node, `[${s.shapeA}]`, `[${s.shapeB}]`, String(siteParams(s))]);
   const sum = summarizeParams(model);
   rows.push([
     'head (fc)',

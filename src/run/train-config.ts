@@ -3,6 +3,9 @@ import { cropScaleOk, SEED_AUGMENT, type AugmentConfig } from '../data/augment.j
 import { DEFAULT_SPLIT_FRACTIONS } from '../data/stratified-split.js';
 import { SCHEDULE_NAMES } from '../train/lr-schedule.js';
 import { DEFAULT_THRESHOLD } from '../classify/classify.js';
+import type { LoraConfig } from '../lora/config.js';
+import { defaultTargets } from '../lora/default-targets.js';
+import type { Backbone } from '../models/backbone.js';
 
 const finite = () => z.number().finite();
 const nonNegative = () => finite().min(0);
@@ -79,11 +82,24 @@ export const trainConfigSchema = z.object({
   cutmix: nonNegative().default(0),
   /** rsLoRA: scale the update by alpha/√r instead of alpha/r. */
   rslora: z.boolean().default(false),
+  /** DoRA (PEFT's use_dora). Added later: absent unless given, so other recipes keep config.json and hash. */
+  dora: z.boolean().optional(),
   /** The run's decision threshold on P(positive class); every release wrote it, so it has no default. */
   threshold: z.number().min(0).max(1),
 });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+/** The adapters a run's settings ask for on this backbone. */
+export function loraConfigFor(c: TrainConfig, backbone: Backbone): LoraConfig {
+  return {
+    r: c.rank,
+    alpha: c.alpha,
+    targets: c.targets ?? defaultTargets(backbone),
+    rslora: c.rslora,
+    ...(c.dora && { dora: true }),
+  };
+}
 
 /** The seed project's recipe: the defaults of every `train` option. */
 export const SEED_RECIPE = {

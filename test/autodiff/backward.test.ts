@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appendBackward } from '../../src/autodiff/backward.js';
+import { isStopGradient, stopGradient } from '../../src/autodiff/stop-gradient.js';
 import { attr, Graph } from '../../src/graph/ir.js';
 import { f32 } from '../../src/graph/tensor.js';
 import { probeShapes } from '../../src/runtime/probe-shapes.js';
@@ -23,6 +24,34 @@ test('parameters whose gradients are one value (Add passes dY through) get disti
   const out = await (await Session.create(g)).run({ p1: randomInput([2, 3], 1), p2: randomInput([2, 3], 2) });
   assert.deepEqual([...out[d1].data], [1, -2, 3, -4, 5, -6]);
   assert.deepEqual([...out[d2].data], [1, -2, 3, -4, 5, -6]);
+});
+
+test('stopGradient is x forward and a constant backward, as detach: d/dx sum(R·x·stop(x)) = R·x', async () => {
+  const g = new Graph();
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3] });
+  const r = g.constant(f32([2, 3], [1, -2, 3, -4, 5, -6]), 'R');
+  const stopped = stopGradient(g, 'x', 'x');
+  assert.ok(isStopGradient(g.producers().get(stopped)!));
+  // A second path through the stop to the loss, through an op with no gradient rule: it must get no backward.
+  const norm = stopGradient(
+    g,
+    g.op('Sqrt', [g.op('ReduceSumSquare', ['x'], { keepdims: attr.int(0) })]),
+    'norm',
+  );
+  const product = g.op('Mul', [g.op('Mul', [r, 'x']), stopped]);
+  const loss = g.op('Add', [g.op('ReduceSum', [product], { keepdims: attr.int(0) }), norm], {}, 'loss');
+  const grads = appendBackward(g, { loss, wrt: ['x'], shapes: await probeShapes(g) });
+  g.outputs = [
+    { name: loss, dtype: 'float32', shape: [] },
+    { name: grads.get('x')!, dtype: 'float32', shape: [2, 3] },
+  ];
+  const x = randomInput([2, 3], 5);
+  const out = await (await Session.create(g)).run({ x });
+  const rx = [1, -2, 3, -4, 5, -6].map((v, i) => v * x.data[i]);
+  const expectLoss = rx.reduce((s, v, i) => s + v * x.data[i], 0) + Math.hypot(...x.data);
+  assert.ok(Math.abs((out[loss].data as Float32Array)[0] - expectLoss) < 1e-5);
+  const dx = out[grads.get('x')!].data as Float32Array;
+  dx.forEach((v, i) => assert.ok(Math.abs(v - rx[i]) < 1e-6, `dx[${i}] = ${v}, expected ${rx[i]}`));
 });
 
 test('sum(R*(p1 + p2)) passes the finite-difference check for both parameters', async () => {

@@ -24,6 +24,14 @@ test('EMA, SWA, LP-FT, mixup, CutMix and crop runs finish; an EMA run interrupte
     (readJson(join(f.root, `lever-${name}`, 'config.json')) as { augment: Record<string, unknown> }).augment;
   assert.deepEqual(augment('crop').cropScale, [0.5, 1]);
   assert.ok(!('cropScale' in augment('mix')), 'absent unless given');
+  for (const [file, key] of [
+    ['config.json', 'dora'],
+    ['adapter_config.json', 'use_dora'],
+  ])
+    assert.ok(
+      !(key in (readJson(join(f.root, 'lever-mix', file)) as object)),
+      `${file}: no ${key} unless given`,
+    );
   // Interrupt the EMA run mid-epoch 2, resume it, and compare with the uninterrupted one.
   const out = join(f.root, 'lever-ema-resumed');
   let sent = false;
@@ -40,6 +48,18 @@ test('EMA, SWA, LP-FT, mixup, CutMix and crop runs finish; an EMA run interrupte
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(historyNumbers(out), historyNumbers(join(f.root, 'lever-ema')));
   assert.deepEqual(readJson(join(out, 'metrics.json')), readJson(join(f.root, 'lever-ema', 'metrics.json')));
+});
+
+test('a --dora run trains, predicts, and records DoRA in config.json and adapter_config.json', async () => {
+  const f = await tinyFixture();
+  const out = join(f.root, 'dora');
+  const r = await runCli(trainArgs(f, out, ['--dora']));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /layer4\.1\.conv2 +\[8,512,3,3\] +\[512,8,1,1\] +41472/);
+  assert.equal((readJson(join(out, 'config.json')) as { dora?: boolean }).dora, true);
+  assert.equal((readJson(join(out, 'adapter_config.json')) as { use_dora?: boolean }).use_dora, true);
+  const p = await runCli(['predict', '--model', out, join(f.data, 'Testing/Testing'), '--threads', '2']);
+  assert.equal(p.code, 0, p.stderr);
 });
 
 test('--all-labelled trains on training and validation images with no validation, and writes no metrics', async () => {

@@ -23,14 +23,21 @@ const weights = sharedPath('fixtures/torch/resnet18_random.safetensors');
 const torchSkip = pythonSkip(['torch', 'torchvision', 'numpy']);
 const OPTS = { calibration: 8, calibrationMethod: 'minmax' as const, maxBatch: 32, threads: 1 };
 
-for (const rslora of [false, true]) {
+const VARIANTS = [
+  { rslora: false, dora: false, label: '' },
+  { rslora: true, dora: false, label: ' with rsLoRA' },
+  { rslora: false, dora: true, label: ' with DoRA' },
+];
+
+for (const { rslora, dora, label } of VARIANTS) {
   test(
-    `resnet18${rslora ? ' with rsLoRA' : ''}: PyTorch with PEFT-shaped LoRA modules matches our merged model within 1e-4`,
+    `resnet18${label}: PyTorch with PEFT-shaped LoRA modules matches our merged model within 1e-4`,
     { skip: weights.skip },
     async (t) => {
-      const data = join(dir, `data-${rslora}`);
+      const tag = `${rslora}-${dora}`;
+      const data = join(dir, `data-${tag}`);
       const dirs = await writeTinyDataset(data, { Training: 16, Validation: 4 });
-      const run = join(dir, `run-${rslora}`);
+      const run = join(dir, `run-${tag}`);
       // A high learning rate, so that after 4 steps the adapters change the logits well beyond the tolerance.
       const r = await runCli([
         'train',
@@ -49,10 +56,10 @@ for (const rslora of [false, true]) {
           '--image-size',
           '64',
         ],
-        ...['--threads', '2', '--seed', '3', ...(rslora ? ['--rslora'] : [])],
+        ...['--threads', '2', '--seed', '3', ...(rslora ? ['--rslora'] : []), ...(dora ? ['--dora'] : [])],
       ]);
       assert.equal(r.code, 0, r.stderr);
-      const out = join(dir, `peft-${rslora}`);
+      const out = join(dir, `peft-${tag}`);
       assert.deepEqual(await exportRun(run, 'peft', { ...OPTS, out }), [
         'adapter_model.safetensors',
         'adapter_config.json',
@@ -64,22 +71,26 @@ for (const rslora of [false, true]) {
       >;
       assert.equal(config.task_type, null);
       assert.equal(config.use_rslora, rslora);
+      assert.equal(config.use_dora, dora);
       assert.deepEqual(config.modules_to_save, ['fc']);
       assert.equal((config.target_modules as string[]).length, 8, 'layer3 and layer4 convs by module name');
       const keys = [...(await loadSafetensors(join(out, 'adapter_model.safetensors'))).tensors.keys()];
       assert.ok(
         keys.every((k) =>
-          /^base_model\.model\.(layer[34]\.\d\.conv[12]\.lora_[AB]|fc)\.(weight|bias)$/.test(k),
+          /^base_model\.model\.((layer[34]\.\d\.conv[12]\.lora_[AB]|fc)\.(weight|bias)|layer[34]\.\d\.conv[12]\.lora_magnitude_vector)$/.test(
+            k,
+          ),
         ),
         keys.join(),
       );
+      assert.equal(keys.filter((k) => k.endsWith('.lora_magnitude_vector')).length, dora ? 8 : 0);
 
       const photos = readdirSync(dirs.Validation).map((f) => join(dirs.Validation, f));
       const model = await SavedModel.load(run, { threads: 1 });
       const x = await loadImages(photos, model.preprocess);
       const logits = await model.logits(x);
       await model.release();
-      const io = join(dir, `io-${rslora}.safetensors`);
+      const io = join(dir, `io-${tag}.safetensors`);
       await saveSafetensors(io, { x, logits: { dtype: 'float32', shape: [photos.length, 2], data: logits } });
       if (torchSkip) return t.skip(torchSkip);
       const res = JSON.parse(runPython('peft_roundtrip.py', [weights.path, out, io])) as Record<
@@ -91,7 +102,8 @@ for (const rslora of [false, true]) {
       // The check has teeth: without the adapters, or with the other scaling rule, it fails by far.
       assert.ok(res.without_adapters > 100 * 1e-4, `without adapters ${res.without_adapters}`);
       assert.ok(res.other_scaling > 10 * 1e-4, `other scaling ${res.other_scaling}`);
-      console.log(`peft roundtrip (rslora ${rslora}): ${JSON.stringify(res)}`);
+      if (dora) assert.ok(res.as_lora > 10 * 1e-4, `DoRA read as plain LoRA ${res.as_lora}`);
+      console.log(`peft roundtrip (rslora ${rslora}, dora ${dora}): ${JSON.stringify(res)}`);
     },
   );
 }

@@ -5,13 +5,18 @@ compares its logits with ours.
 The LoRA modules are PEFT's shapes, written here from the file's keys and adapter_config.json: each target
 conv becomes base_layer + lora_A['default'] (a conv in->r with the base's kernel, stride and padding) +
 lora_B['default'] (a 1x1 conv r->out), out = base(x) + B(A(x)) * scaling, scaling = lora_alpha / r, or
-lora_alpha / sqrt(r) with use_rslora. The keys `base_model.model.<module>.lora_A.weight` load into
-`<module>.lora_A.default.weight`, as PEFT's set_peft_model_state_dict inserts the adapter name, and the
+lora_alpha / sqrt(r) with use_rslora. With use_dora, each also has lora_magnitude_vector['default'] (a
+DoraConv2dLayer's weight m, [1, out, 1, 1]) and, as PEFT's DoraConv2dLayer.forward, out = base(x) +
+(m/n - 1) * conv(x, W, no bias) + (m/n) * B(A(x)) * scaling with n = ||W + scaling * B.A|| per output
+channel. The keys `base_model.model.<module>.lora_A.weight` load into
+`<module>.lora_A.default.weight`, as PEFT's set_peft_model_state_dict inserts the adapter name
+(`<module>.lora_magnitude_vector` into `<module>.lora_magnitude_vector.default.weight`), and the
 head `base_model.model.fc.*` into the modules_to_save copy of fc.
 
 usage: peft_roundtrip.py <resnet18 state dict .safetensors> <adapter folder> <io .safetensors with x, logits>
-Prints JSON: the largest |ours - torch| relative to the largest |ours|, and the same without the adapters and
-with the other scaling rule (so a caller can see the check would fail if the adapters were misread).
+Prints JSON: the largest |ours - torch| relative to the largest |ours|, and the same without the adapters,
+with the other scaling rule and (with DoRA) as plain LoRA (so a caller can see the check would fail if the
+adapters were misread).
 """
 import json
 import math
@@ -40,17 +45,37 @@ def load_safetensors(path):
     return out
 
 
+class DoraMagnitude(nn.Module):
+    def __init__(self, cout):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(1, cout, 1, 1))
+
+
 class LoraConv2d(nn.Module):
-    def __init__(self, base, r):
+    def __init__(self, base, r, dora):
         super().__init__()
         self.base_layer = base
         self.lora_A = nn.ModuleDict({"default": nn.Conv2d(base.in_channels, r, base.kernel_size, base.stride,
                                                           base.padding, bias=False)})
         self.lora_B = nn.ModuleDict({"default": nn.Conv2d(r, base.out_channels, 1, 1, bias=False)})
+        self.lora_magnitude_vector = nn.ModuleDict({"default": DoraMagnitude(base.out_channels)} if dora else {})
+        self.use_dora = dora
         self.scaling = {"default": 1.0}
 
     def forward(self, x):
-        return self.base_layer(x) + self.lora_B["default"](self.lora_A["default"](x)) * self.scaling["default"]
+        scaling = self.scaling["default"]
+        lora_A, lora_B = self.lora_A["default"], self.lora_B["default"]
+        result = self.base_layer(x)
+        if not self.use_dora:
+            return result + lora_B(lora_A(x)) * scaling
+        base = self.base_layer
+        r = lora_A.weight.shape[0]
+        lora_weight = torch.mm(lora_B.weight.view([-1, r]), lora_A.weight.view([r, -1])).reshape(base.weight.shape)
+        weight = base.weight + scaling * lora_weight.detach()
+        weight_norm = weight.norm(p=2, dim=(1, 2, 3), keepdim=True).transpose(1, 0).detach()
+        mag_norm_scale = self.lora_magnitude_vector["default"].weight / weight_norm
+        base_result = nn.functional.conv2d(x, base.weight, None, base.stride, base.padding, base.dilation, base.groups)
+        return result + (mag_norm_scale - 1) * base_result + mag_norm_scale * lora_B(lora_A(x)) * scaling
 
 
 weights_path, adapter_dir, io_path = sys.argv[1:4]
@@ -71,6 +96,7 @@ assert missing.missing_keys == ["fc.weight", "fc.bias"] and not missing.unexpect
 r, alpha = config["r"], config["lora_alpha"]
 scaling = alpha / math.sqrt(r) if config["use_rslora"] else alpha / r
 other = alpha / r if config["use_rslora"] else alpha / math.sqrt(r)
+dora = config["use_dora"]
 targets = config["target_modules"]
 used = set()
 for name in targets:
@@ -78,9 +104,9 @@ for name in targets:
     parent = model.get_submodule(parent_name) if parent_name else model
     base = getattr(parent, attr)
     assert isinstance(base, nn.Conv2d), f"{name} is {type(base).__name__}, not Conv2d"
-    lora = LoraConv2d(base, r)
-    for ab in ("lora_A", "lora_B"):
-        key = f"base_model.model.{name}.{ab}.weight"
+    lora = LoraConv2d(base, r, dora)
+    for ab in ("lora_A", "lora_B") + (("lora_magnitude_vector",) if dora else ()):
+        key = f"base_model.model.{name}.{ab}" + ("" if ab == "lora_magnitude_vector" else ".weight")
         target = getattr(lora, ab)["default"].weight
         assert adapter[key].shape == target.shape, f"{key}: {tuple(adapter[key].shape)} vs {tuple(target.shape)}"
         target.data.copy_(adapter[key])
@@ -96,13 +122,17 @@ ref = io["logits"]
 scale = ref.abs().max().item()
 
 
-def error_with(s):
+def error_with(s, use_dora=dora):
     for m in model.modules():
         if isinstance(m, LoraConv2d):
             m.scaling["default"] = s
+            m.use_dora = use_dora
     with torch.no_grad():
         return ((model(io["x"]) - ref).abs().max().item()) / scale
 
 
-print(json.dumps({"targets": len(targets), "scaling": scaling, "error": error_with(scaling),
-                  "without_adapters": error_with(0.0), "other_scaling": error_with(other)}))
+res = {"targets": len(targets), "scaling": scaling, "error": error_with(scaling),
+       "without_adapters": error_with(0.0, False), "other_scaling": error_with(other)}
+if dora:
+    res["as_lora"] = error_with(scaling, False)
+print(json.dumps(res))

@@ -126,6 +126,10 @@ export function addTrainOptions(cmd: Command): Command {
     )
     .option('--rslora', 'rsLoRA: scale the update by alpha/√rank')
     .option(
+      '--dora',
+      'DoRA: a trained magnitude per output channel times the normalised W + B·A (PEFT use_dora)',
+    )
+    .option(
       '--threshold <p>',
       'the run’s decision threshold on P(positive class: the second, e.g. smoking)',
       parse.number(0, 1),
@@ -205,6 +209,8 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
     mixup: o.mixup,
     cutmix: o.cutmix,
     rslora: Boolean(o.rslora),
+    // Only when given, as --crop-scale.
+    dora: o.dora ? true : undefined,
     threshold: o.threshold,
   };
   const parsed = trainConfigSchema.safeParse(candidate);
