@@ -144,12 +144,8 @@ function checkOptions(opts: LoaderOptions) {
     return v;
   };
   if (opts.samples.length === 0) throw new Error('loader: no samples to load');
+  // Before decoding, so a bad setting fails at once (EpochImages checks it again for its other callers).
   if (opts.augment) checkAugmentConfig(opts.augment);
-  if (opts.checked && opts.checked.images.size.join() !== opts.preprocess.size.join()) {
-    throw new Error(
-      `loader: checked images are ${opts.checked.images.size.join('x')}, the model wants ${opts.preprocess.size.join('x')}`,
-    );
-  }
   return {
     ...opts,
     batchSize: integer('batchSize', opts.batchSize, 1),
