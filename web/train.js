@@ -67,6 +67,8 @@ function renderClass(c) {
   document.body.dataset[`photos${c}`] = String(n);
 }
 
+// The browser decodes the photos itself, so any format it reads is welcome (GIF and AVIF too, which the
+// Node side's folder listing leaves out: src/data/folder-listing.ts). The name helps when a drop has no type.
 const isImageName = (name) => /\.(jpe?g|png|webp|bmp|gif|avif)$/i.test(name);
 
 function addPhotos(c, files) {
