@@ -29,8 +29,7 @@ export function nearestAffine(
   [h, w]: [number, number],
   k: Konst,
   params: string,
-  flip?: string,
-  translate = false,
+  { flip, translate = false }: { flip?: string; translate?: boolean } = {},
 ): string {
   const centred = (n: number, axis: 2 | 3) => {
     const v = Float32Array.from({ length: n }, (_, i) => i - n * 0.5 + 0.5);
@@ -54,8 +53,11 @@ export function nearestAffine(
   const valid = g.op('And', [inside(sx, w), inside(sy, h)]);
   // Row-major pixel index (exact: below 2^24); sources outside the image read an appended black pixel.
   const at = g.op('Where', [valid, g.op('Add', [g.op('Mul', [sy, k(w)]), sx]), k(h * w)]);
-  const index = g.op('Reshape', [cast(g, at, 'int64'), g.constant(i64([3], [0, -1, 1]), 'shape')]);
-  const rows = g.op('Reshape', [pixels, g.constant(i64([3], [0, -1, 3]), 'shape')]);
+  // TrivialAugment's slice of the batch may be empty, where Reshape cannot infer a −1 (the rotation's
+  // graph keeps its −1, and so its bytes).
+  const all = translate ? h * w : -1;
+  const index = g.op('Reshape', [cast(g, at, 'int64'), g.constant(i64([3], [0, all, 1]), 'shape')]);
+  const rows = g.op('Reshape', [pixels, g.constant(i64([3], [0, all, 3]), 'shape')]);
   const padded = g.op('Pad', [rows, g.constant(i64([6], [0, 0, 0, 0, 1, 0]), 'pads')]);
   const moved = g.op('GatherND', [padded, index], { batch_dims: attr.int(1) });
   return g.op('Reshape', [moved, g.constant(i64([4], [0, h, w, 3]), 'shape')]);

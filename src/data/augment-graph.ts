@@ -4,10 +4,11 @@ import type { Preprocess } from '../models/backbone.js';
 import type { AugmentConfig, AugmentDraw, JitterConfig } from './augment.js';
 import { blendOp, cast, nearestAffine, type Planes } from './augment-graph-ops.js';
 import { bilinearTaps } from './resized-crop.js';
+import { trivialFeeds, trivialOps } from './trivial-augment-graph.js';
 
 /*
  * torchvision's training transforms (RandomResizedCrop → RandomHorizontalFlip → RandomRotation →
- * ColorJitter → Normalize) as one ONNX graph over a whole batch, so ONNX Runtime's threads and vector
+ * TrivialAugmentWide → ColorJitter → Normalize) as one ONNX graph over a whole batch, so ONNX Runtime's threads and vector
  * kernels run them: the loader only copies cached pixels and feeds per-sample parameters drawn in JS. A
  * transform that is off adds no node, so the graph without the crop is the one from before it existed.
  *
@@ -40,6 +41,7 @@ export const AUGMENT_IO = {
   hueCounts: 'hue_counts',
   /** int64 [N]: where each output image is in the fed order (fed grouped by hue position, see above). */
   unsort: 'unsort',
+  /* TrivialAugment's inputs: TRIVIAL_IO (trivial-augment-graph.ts). */
   /** float32 [N,3,H,W]: the normalised batch. */
   output: 'input',
 };
@@ -53,6 +55,7 @@ function layoutOf(cfg: AugmentConfig | undefined) {
   const hue = j ? j.hue > 0 : false;
   return {
     crop: cfg?.cropScale !== undefined,
+    trivial: cfg?.trivialAugment === true,
     geometry: cfg ? cfg.hflip > 0 || cfg.rotate > 0 : false,
     blends,
     hue,
@@ -68,9 +71,10 @@ export function buildAugmentGraph(size: [number, number], p: Preprocess, cfg?: A
   const [h, w] = size;
   const k = (v: number, hint = 'k') => g.constant(f32s(v), hint);
   g.inputs.push({ name: AUGMENT_IO.pixels, dtype: 'uint8', shape: ['N', h, w, 3] });
-  const { crop, geometry, blends, hue, grouped } = layoutOf(cfg);
+  const { crop, geometry, trivial, blends, hue, grouped } = layoutOf(cfg);
   const cropped = crop ? cropOps(g, AUGMENT_IO.pixels, size) : AUGMENT_IO.pixels;
-  const hwc = geometry ? geometryOps(g, cropped, size, k) : cropped;
+  const turned = geometry ? geometryOps(g, cropped, size, k) : cropped;
+  const hwc = trivial ? trivialOps(g, turned, size, k) : turned;
   const chw = g.op('Transpose', [hwc], { perm: attr.ints([0, 3, 1, 2]) });
   let x: string;
   if (blends > 0 || hue) {
@@ -152,7 +156,7 @@ function geometryOps(g: Graph, pixels: string, size: [number, number], k: (v: nu
     { name: AUGMENT_IO.affine, dtype: 'float32', shape: ['N', 4, 1, 1] },
     { name: AUGMENT_IO.flip, dtype: 'bool', shape: ['N', 1, 1, 1] },
   );
-  return nearestAffine(g, pixels, size, k, AUGMENT_IO.affine, AUGMENT_IO.flip);
+  return nearestAffine(g, pixels, size, k, AUGMENT_IO.affine, { flip: AUGMENT_IO.flip });
 }
 
 /** convert_image_dtype(float → uint8) scales by 255 + 1 − 1e-3 and truncates. */
@@ -270,7 +274,7 @@ export function augmentFeeds(
   draws?: readonly AugmentDraw[],
 ): Record<string, Tensor> {
   const n = images.length;
-  const { crop, geometry, blends, hue, grouped, colourWidth } = layoutOf(cfg);
+  const { crop, geometry, trivial, blends, hue, grouped, colourWidth } = layoutOf(cfg);
   if (cfg && draws?.length !== n)
     throw new Error(`augmentFeeds: ${draws?.length ?? 0} draws for ${n} images`);
   const slotsOf = blends > 0 || hue ? draws!.map((d) => jitterSlots(cfg!.jitter, d)) : undefined;
@@ -311,6 +315,17 @@ export function augmentFeeds(
     feeds[AUGMENT_IO.affine] = f32([n, 4, 1, 1], affine);
     feeds[AUGMENT_IO.flip] = tensor('bool', [n, 1, 1, 1], flip);
   }
+  if (trivial)
+    Object.assign(
+      feeds,
+      trivialFeeds(
+        fed.map((i) => {
+          if (!draws![i].trivial) throw new Error(`augmentFeeds: draw ${i} has no TrivialAugment op`);
+          return draws![i].trivial!;
+        }),
+        [h, w],
+      ),
+    );
   if (blends > 0 || hue) {
     const colour = new Float32Array(n * colourWidth);
     fed.forEach((i, at) => colour.set(slotsOf![i].params, at * colourWidth));
