@@ -134,4 +134,7 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
   const cropped = folder([...demo, '--image-size', '288', '--crop-scale', '0.5,1']);
   assert.match(cropped, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
   assert.notEqual(cropped, want.demo288);
+  const trivial = folder([...demo, '--image-size', '288', '--trivial-augment']);
+  assert.match(trivial, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
+  assert.notEqual(trivial, want.demo288);
 });
