@@ -96,7 +96,9 @@ function onPlanes(g: Graph, x: string, op: (planes: Planes) => Planes): string {
 /**
  * adjust_sharpness: _blend(img, blurred, factor), where blurred is the 3x3 kernel (1 1 1, 1 5 1, 1 1 1)/13
  * convolved in float32 and rounded inside a 1-pixel border, the image itself on the border. The blur's
- * exact value is a multiple of 1/13, never a half, so any summation order rounds it the same.
+ * exact value is a multiple of 1/13 (never a half), so torch's rounding of its float32 conv is that of
+ * (3x3 box sum + 4·centre) / 13, whose sum the graph makes exactly from shifted slices (cheaper than a
+ * one-channel Conv).
  */
 function sharpnessOp(
   g: Graph,
@@ -105,13 +107,16 @@ function sharpnessOp(
   [h, w]: [number, number],
   k: Konst,
 ): string {
-  const kernel = g.constant(
-    f32(
-      [1, 1, 3, 3],
-      [1, 1, 1, 1, 5, 1, 1, 1, 1].map((v) => v / 13),
-    ),
-    'blur',
-  );
+  const ints = (v: number[]) => g.constant(i64([v.length], v), 'k');
+  const slice = (t: string, axis: number, from: number, to: number) =>
+    g.op('Slice', [t, ints([from]), ints([to]), ints([axis])]);
+  const box = (t: string, axis: number, n: number) =>
+    g.op('Add', [g.op('Add', [slice(t, axis, 0, n - 2), slice(t, axis, 1, n - 1)]), slice(t, axis, 2, n)]);
+  const v = cast(g, x, 'float32');
+  const centre = slice(slice(v, 1, 1, h - 1), 2, 1, w - 1);
+  const sum = g.op('Add', [box(box(v, 2, w), 1, h), g.op('Mul', [centre, k(4)])]);
+  const blur = g.op('Round', [g.op('Div', [sum, k(13)])]);
+  const framed = g.op('Pad', [blur, ints([0, 1, 1, 0, 0, 1, 1, 0])]);
   const interior = g.constant(
     tensor(
       'bool',
@@ -123,20 +128,8 @@ function sharpnessOp(
     ),
     'interior',
   );
-  const shape = (...dims: number[]) => g.constant(i64([dims.length], dims), 'shape');
-  const pads = g.constant(i64([8], [0, 0, 1, 1, 0, 0, 1, 1]), 'pads');
-  return onPlanes(
-    g,
-    x,
-    (planes) =>
-      planes.map((c) => {
-        // [n,H,W,1] and [n,1,H,W] are the same memory.
-        const blur = g.op('Round', [g.op('Conv', [g.op('Reshape', [c, shape(0, 1, h, w)]), kernel])]);
-        const framed = g.op('Reshape', [g.op('Pad', [blur, pads]), shape(0, h, w, 1)]);
-        const blurred = g.op('Where', [interior, framed, c]);
-        return mixOp(g, c, ratio, g.op('Mul', [blurred, rest]), k);
-      }) as Planes,
-  );
+  const blurred = g.op('Where', [interior, framed, v]);
+  return cast(g, mixOp(g, v, ratio, g.op('Mul', [blurred, rest]), k), 'uint8');
 }
 
 /**
