@@ -192,7 +192,7 @@ function equalizeOp(g: Graph, x: string, [h, w]: [number, number]): string {
  * first two;
  * Posterize (256, 2^(8 − bits)) and Solarize (m, 1) as (threshold, step).
  */
-export function trivialParams(d: TrivialDraw, [h, w]: [number, number]): number[] {
+function trivialParams(d: TrivialDraw, [h, w]: [number, number]): number[] {
   const op = TRIVIAL_OPS[d.op];
   const m = trivialMagnitude(d);
   const degrees = (rad: number) => rad * (180 / Math.PI);
