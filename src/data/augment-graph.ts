@@ -1,13 +1,14 @@
 import { attr, Graph } from '../graph/ir.js';
-import { onnxDataType } from '../graph/onnx-dtypes.js';
-import { type DType, f32, i64, tensor, type Tensor } from '../graph/tensor.js';
+import { f32, i64, tensor, type Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import type { AugmentConfig, AugmentDraw, JitterConfig } from './augment.js';
+import { blendOp, cast, nearestAffine, type Planes } from './augment-graph-ops.js';
 import { bilinearTaps } from './resized-crop.js';
+import { trivialFeeds, trivialOps } from './trivial-augment-graph.js';
 
 /*
  * torchvision's training transforms (RandomResizedCrop → RandomHorizontalFlip → RandomRotation →
- * ColorJitter → Normalize) as one ONNX graph over a whole batch, so ONNX Runtime's threads and vector
+ * TrivialAugmentWide → ColorJitter → Normalize) as one ONNX graph over a whole batch, so ONNX Runtime's threads and vector
  * kernels run them: the loader only copies cached pixels and feeds per-sample parameters drawn in JS. A
  * transform that is off adds no node, so the graph without the crop is the one from before it existed.
  *
@@ -40,6 +41,7 @@ export const AUGMENT_IO = {
   hueCounts: 'hue_counts',
   /** int64 [N]: where each output image is in the fed order (fed grouped by hue position, see above). */
   unsort: 'unsort',
+  /* TrivialAugment's inputs: TRIVIAL_IO (trivial-augment-graph.ts). */
   /** float32 [N,3,H,W]: the normalised batch. */
   output: 'input',
 };
@@ -53,6 +55,7 @@ function layoutOf(cfg: AugmentConfig | undefined) {
   const hue = j ? j.hue > 0 : false;
   return {
     crop: cfg?.cropScale !== undefined,
+    trivial: cfg?.trivialAugment === true,
     geometry: cfg ? cfg.hflip > 0 || cfg.rotate > 0 : false,
     blends,
     hue,
@@ -68,9 +71,10 @@ export function buildAugmentGraph(size: [number, number], p: Preprocess, cfg?: A
   const [h, w] = size;
   const k = (v: number, hint = 'k') => g.constant(f32s(v), hint);
   g.inputs.push({ name: AUGMENT_IO.pixels, dtype: 'uint8', shape: ['N', h, w, 3] });
-  const { crop, geometry, blends, hue, grouped } = layoutOf(cfg);
+  const { crop, geometry, trivial, blends, hue, grouped } = layoutOf(cfg);
   const cropped = crop ? cropOps(g, AUGMENT_IO.pixels, size) : AUGMENT_IO.pixels;
-  const hwc = geometry ? geometryOps(g, cropped, size, k) : cropped;
+  const turned = geometry ? geometryOps(g, cropped, size, k) : cropped;
+  const hwc = trivial ? trivialOps(g, turned, size, k) : turned;
   const chw = g.op('Transpose', [hwc], { perm: attr.ints([0, 3, 1, 2]) });
   let x: string;
   if (blends > 0 || hue) {
@@ -86,10 +90,6 @@ export function buildAugmentGraph(size: [number, number], p: Preprocess, cfg?: A
   g.add('Identity', [out], { outputs: [AUGMENT_IO.output] });
   g.outputs.push({ name: AUGMENT_IO.output, dtype: 'float32', shape: ['N', 3, h, w] });
   return g;
-}
-
-function cast(g: Graph, x: string, to: DType): string {
-  return g.op('Cast', [x], { to: attr.int(onnxDataType(to)) });
 }
 
 /**
@@ -148,48 +148,17 @@ function cropOps(g: Graph, pixels: string, [h, w]: [number, number]): string {
 }
 
 /**
- * Flip then rotation (torchvision's F.rotate, NEAREST, expand=False, fill 0) on the HWC bytes. Each
- * output pixel centre, relative to the image centre, goes through the inverse rotation, is unnormalised
- * as grid_sample(align_corners=False) does and rounded half to even (ONNX Round): the source pixel
- * torchvision's nearest grid_sample picks. The flip mirrors that column; one GatherND per image then
- * moves whole RGB pixels, and those from outside the image become 0.
+ * Flip then rotation (torchvision's F.rotate, NEAREST, expand=False, fill 0) on the HWC bytes; the flip
+ * mirrors the source column (see nearestAffine).
  */
-function geometryOps(g: Graph, pixels: string, [h, w]: [number, number], k: (v: number) => string): string {
+function geometryOps(g: Graph, pixels: string, size: [number, number], k: (v: number) => string): string {
   g.inputs.push(
     { name: AUGMENT_IO.affine, dtype: 'float32', shape: ['N', 4, 1, 1] },
     { name: AUGMENT_IO.flip, dtype: 'bool', shape: ['N', 1, 1, 1] },
   );
-  const centred = (n: number, axis: 2 | 3) => {
-    const v = Float32Array.from({ length: n }, (_, i) => i - n * 0.5 + 0.5);
-    return g.constant(f32(axis === 3 ? [1, 1, 1, n] : [1, 1, n, 1], v), axis === 3 ? 'x' : 'y');
-  };
-  const [cx, cy] = [centred(w, 3), centred(h, 2)];
-  const [ax, bx, ay, by] = g.add('Split', [AUGMENT_IO.affine], { outputs: 4, attrs: { axis: attr.int(1) } });
-  // x·a is [N,1,1,W] and y·b [N,1,H,1]: one broadcast Add makes the plane.
-  const source = (a: string, b: string, n: number) => {
-    const gridCoord = g.op('Add', [g.op('Mul', [cx, a]), g.op('Mul', [cy, b])]);
-    const unnormalised = g.op('Sub', [g.op('Mul', [g.op('Add', [gridCoord, k(1)]), k(n / 2)]), k(0.5)]);
-    return g.op('Round', [unnormalised]);
-  };
-  const sy = source(ay, by, h);
-  let sx = source(ax, bx, w);
-  sx = g.op('Where', [AUGMENT_IO.flip, g.op('Sub', [k(w - 1), sx]), sx]);
-  const inside = (s: string, n: number) =>
-    g.op('And', [g.op('GreaterOrEqual', [s, k(0)]), g.op('Less', [s, k(n)])]);
-  const valid = g.op('And', [inside(sx, w), inside(sy, h)]);
-  // Row-major pixel index (exact: below 2^24); sources outside the image read an appended black pixel.
-  const at = g.op('Where', [valid, g.op('Add', [g.op('Mul', [sy, k(w)]), sx]), k(h * w)]);
-  const index = g.op('Reshape', [cast(g, at, 'int64'), g.constant(i64([3], [0, -1, 1]), 'shape')]);
-  const rows = g.op('Reshape', [pixels, g.constant(i64([3], [0, -1, 3]), 'shape')]);
-  const padded = g.op('Pad', [rows, g.constant(i64([6], [0, 0, 0, 0, 1, 0]), 'pads')]);
-  const moved = g.op('GatherND', [padded, index], { batch_dims: attr.int(1) });
-  return g.op('Reshape', [moved, g.constant(i64([4], [0, h, w, 3]), 'shape')]);
+  return nearestAffine(g, pixels, size, k, AUGMENT_IO.affine, { flip: AUGMENT_IO.flip });
 }
 
-/** An image batch as its R, G and B planes [N,1,H,W]. */
-type Planes = [string, string, string];
-
-const LUMA = [0.2989, 0.587, 0.114];
 /** convert_image_dtype(float → uint8) scales by 255 + 1 − 1e-3 and truncates. */
 const TO_UINT8 = 255.999;
 
@@ -237,37 +206,6 @@ function jitterOps(
       { axis: attr.int(0) },
     ),
   ) as Planes;
-}
-
-/** rgb_to_grayscale truncated to uint8: 0.2989 R + 0.587 G + 0.114 B in float32, summed left to right. */
-function grey(g: Graph, [r, gr, b]: Planes, k: (v: number) => string): string {
-  const [wr, wg, wb] = LUMA.map((v) => k(v));
-  const sum = g.op('Add', [g.op('Add', [g.op('Mul', [r, wr]), g.op('Mul', [gr, wg])]), g.op('Mul', [b, wb])]);
-  return g.op('Floor', [sum]);
-}
-
-/**
- * _blend: ratio·img + (1 − ratio)·other clamped to [0, 255] and truncated, with other = contrast·mean
- * (grey) + saturation·grey: 0 for brightness, the grey image's mean for contrast, the grey image for
- * saturation (the weights are 0 or 1, so the pick is exact).
- */
-function blendOp(
-  g: Graph,
-  x: Planes,
-  [ratio, rest, contrast, saturation]: string[],
-  pixels: number,
-  k: (v: number) => string,
-): Planes {
-  const gray = grey(g, x, k);
-  const mean = g.op('Div', [g.op('ReduceSum', [gray, g.constant(i64([3], [1, 2, 3]), 'axes')]), k(pixels)]);
-  const other = g.op('Mul', [
-    g.op('Add', [g.op('Mul', [gray, saturation]), g.op('Mul', [mean, contrast])]),
-    rest,
-  ]);
-  return x.map((c) => {
-    const mixed = g.op('Add', [g.op('Mul', [c, ratio]), other]);
-    return g.op('Floor', [g.op('Clip', [mixed, k(0), k(255)])]);
-  }) as Planes;
 }
 
 /**
@@ -336,7 +274,7 @@ export function augmentFeeds(
   draws?: readonly AugmentDraw[],
 ): Record<string, Tensor> {
   const n = images.length;
-  const { crop, geometry, blends, hue, grouped, colourWidth } = layoutOf(cfg);
+  const { crop, geometry, trivial, blends, hue, grouped, colourWidth } = layoutOf(cfg);
   if (cfg && draws?.length !== n)
     throw new Error(`augmentFeeds: ${draws?.length ?? 0} draws for ${n} images`);
   const slotsOf = blends > 0 || hue ? draws!.map((d) => jitterSlots(cfg!.jitter, d)) : undefined;
@@ -377,6 +315,17 @@ export function augmentFeeds(
     feeds[AUGMENT_IO.affine] = f32([n, 4, 1, 1], affine);
     feeds[AUGMENT_IO.flip] = tensor('bool', [n, 1, 1, 1], flip);
   }
+  if (trivial)
+    Object.assign(
+      feeds,
+      trivialFeeds(
+        fed.map((i) => {
+          if (!draws![i].trivial) throw new Error(`augmentFeeds: draw ${i} has no TrivialAugment op`);
+          return draws![i].trivial!;
+        }),
+        [h, w],
+      ),
+    );
   if (blends > 0 || hue) {
     const colour = new Float32Array(n * colourWidth);
     fed.forEach((i, at) => colour.set(slotsOf![i].params, at * colourWidth));

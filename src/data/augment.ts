@@ -1,5 +1,6 @@
 import type { Rng } from '../random/rng.js';
 import { CROP_RATIO, type CropBox, drawResizedCrop } from './resized-crop.js';
+import { drawTrivial, type TrivialDraw } from './trivial-augment.js';
 
 /** ColorJitter strengths: factors are drawn from [max(0, 1 − x), 1 + x], the hue shift from [−hue, hue]. */
 export interface JitterConfig {
@@ -21,6 +22,11 @@ export interface AugmentConfig {
   hflip: number;
   /** RandomRotation range ±degrees. */
   rotate: number;
+  /**
+   * TrivialAugmentWide (torchvision 0.14: 31 bins, NEAREST, fill 0) after the rotation, before the
+   * jitter. Absent unless on: no draws for it.
+   */
+  trivialAugment?: boolean;
   jitter: JitterConfig;
 }
 
@@ -54,12 +60,16 @@ export function sampleJitter(cfg: JitterConfig, rng: Rng): JitterParams {
   };
 }
 
-/** One image's draws: RandomResizedCrop, RandomHorizontalFlip, RandomRotation, ColorJitter (absent when off). */
+/**
+ * One image's draws: RandomResizedCrop, RandomHorizontalFlip, RandomRotation, TrivialAugmentWide,
+ * ColorJitter (absent when off).
+ */
 export interface AugmentDraw {
   crop?: CropBox;
   flip: boolean;
   /** Counter-clockwise, as displayed. */
   degrees: number;
+  trivial?: TrivialDraw;
   jitter?: JitterParams;
 }
 
@@ -69,19 +79,27 @@ export function jitterOn(c: JitterConfig): boolean {
 }
 
 /**
- * The draws of torchvision's transforms in Compose's order, crop → flip → rotation → colour jitter,
- * each from `rng` as torchvision draws them: RandomResizedCrop.get_params for an image of `size` [H, W]
- * (two uniforms a try, up to 10 tries, then two integers; see drawResizedCrop), one uniform for the
- * flip (flipped when below p), one for the angle, then ColorJitter.get_params. A transform that is off
- * draws nothing (and the crop leaves no `crop` key), so without the crop the draws are exactly those
- * from before it existed; `size` is needed only with it.
+ * The draws of torchvision's transforms in Compose's order, crop → flip → rotation → TrivialAugment →
+ * colour jitter, each from `rng` as torchvision draws them: RandomResizedCrop.get_params for an image of
+ * `size` [H, W] (two uniforms a try, up to 10 tries, then two integers; see drawResizedCrop), one uniform
+ * for the flip (flipped when below p), one for the angle, TrivialAugmentWide's op, bin and sign (see
+ * drawTrivial), then ColorJitter.get_params. A transform that is off draws nothing (and the crop and
+ * TrivialAugment leave no key), so without them the draws are exactly those from before they existed;
+ * `size` is needed only with the crop.
  */
 export function drawAugment(c: AugmentConfig, rng: Rng, size?: readonly [number, number]): AugmentDraw {
   if (c.cropScale && !size) throw new Error('drawAugment: the crop needs the image size [H, W]');
   const crop = c.cropScale && { crop: drawResizedCrop(size!, c.cropScale, CROP_RATIO, rng) };
   const flip = c.hflip > 0 && rng.next() < c.hflip;
   const degrees = c.rotate > 0 ? rng.uniform(-c.rotate, c.rotate) : 0;
-  return { ...crop, flip, degrees, jitter: jitterOn(c.jitter) ? sampleJitter(c.jitter, rng) : undefined };
+  const trivial = c.trivialAugment && { trivial: drawTrivial(rng) };
+  return {
+    ...crop,
+    flip,
+    degrees,
+    ...trivial,
+    jitter: jitterOn(c.jitter) ? sampleJitter(c.jitter, rng) : undefined,
+  };
 }
 
 /** RandomResizedCrop's scale range: two area fractions, 0 < min <= max <= 1. */

@@ -25,6 +25,8 @@ const augmentSchema = z.object({
     .tuple([finite(), finite()])
     .refine(cropScaleOk, 'Must be min,max with 0 < min <= max <= 1')
     .optional(),
+  /** Added later: absent in older run folders and in every recipe without it. */
+  trivialAugment: z.boolean().optional(),
 }) satisfies z.ZodType<AugmentConfig>;
 
 /**

@@ -6,7 +6,7 @@ import { historyNumbers, readJson, runCli, tinyFixture, trainArgs } from './cli-
 
 /* The recipe levers of the accuracy work, each run for real on the tiny set: they train, resume exactly and write what they say. */
 
-test('EMA, SWA, LP-FT, mixup, CutMix and crop runs finish; an EMA run interrupted and resumed ends as an uninterrupted one', async () => {
+test('EMA, SWA, LP-FT, mixup, CutMix, crop and TrivialAugment runs finish; an EMA run interrupted and resumed ends as an uninterrupted one', async () => {
   const f = await tinyFixture();
   const runs = {
     ema: ['--ema', '0.8', '--keep', 'last', '--epochs', '3'],
@@ -14,6 +14,7 @@ test('EMA, SWA, LP-FT, mixup, CutMix and crop runs finish; an EMA run interrupte
     lp: ['--lp-epochs', '1', '--epochs', '2'],
     mix: ['--mixup', '0.4', '--cutmix', '1', '--epochs', '2'],
     crop: ['--crop-scale', '0.5,1', '--epochs', '2'],
+    trivial: ['--trivial-augment', '--epochs', '2'],
   };
   for (const [name, extra] of Object.entries(runs)) {
     const r = await runCli(trainArgs(f, join(f.root, `lever-${name}`), extra));
@@ -32,6 +33,8 @@ test('EMA, SWA, LP-FT, mixup, CutMix and crop runs finish; an EMA run interrupte
       !(key in (readJson(join(f.root, 'lever-mix', file)) as object)),
       `${file}: no ${key} unless given`,
     );
+  assert.equal(augment('trivial').trivialAugment, true);
+  assert.ok(!('trivialAugment' in augment('crop')), 'absent unless given');
   // Interrupt the EMA run mid-epoch 2, resume it, and compare with the uninterrupted one.
   const out = join(f.root, 'lever-ema-resumed');
   let sent = false;

@@ -56,6 +56,10 @@ export function addTrainOptions(cmd: Command): Command {
       parse.list(parse.number(0, 1)),
     )
     .option(
+      '--trivial-augment',
+      'augmentation: TrivialAugmentWide, one random op per image after the rotation (default: off)',
+    )
+    .option(
       '--jitter <b,c,s,h>',
       'augmentation: colour jitter brightness,contrast,saturation,hue',
       parse.list(parse.number(0)),
@@ -192,6 +196,7 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
       jitter: { brightness: jitter[0], contrast: jitter[1], saturation: jitter[2], hue: jitter[3] },
       // Only when given: a recipe without it keeps its config.json, report and hash.
       ...(cropScale && { cropScale }),
+      ...(o.trivialAugment === true && { trivialAugment: true }),
     },
     tta: Boolean(o.tta),
     seed: o.seed,
