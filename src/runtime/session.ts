@@ -15,6 +15,12 @@ export interface SessionOptions {
    * with every new batch size, so a server fed batches of varying size turns it off for a flat RSS.
    */
   memArena?: boolean;
+  /**
+   * ORT's memory pattern (default on): one block per input shape, planned from the first run. Off, the
+   * arena serves each tensor and reuses freed ones, so a graph run at two batch sizes (a training epoch's
+   * last, partial batch) does not keep two plans' memory.
+   */
+  memPattern?: boolean;
 }
 
 /** A compiled graph: feed named host tensors, get named host tensors back. */
@@ -35,6 +41,7 @@ export class Session {
       interOpNumThreads: 1,
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       ...(opts.memArena === false ? { enableCpuMemArena: false } : {}),
+      ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
     return new Session(inner, inner.inputNames, inner.outputNames, opts.profilePrefix);
