@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromOptions } from '../../src/cli/commands/train.js';
 import { cvCommand } from '../../src/cli/commands/cv.js';
 import { cvFolder, cvRecipe } from '../../src/jobs/cv.js';
+import { DEMO_RECIPE } from '../../src/jobs/demo.js';
 import { readJson, runCli, tinyFixture, trainArgs, type Fixture } from './cli-fixture.js';
 
 /* `cv` for real on the tiny set (24 training + 8 validation images, ResNet-18 with random weights). */
@@ -120,16 +121,30 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
     defaults: 'results/cv/e87af093e88e83e2-k5-s42-all',
     demo: 'results/cv/98a82cb7aa329128-k5-s42-all',
     demo288: 'results/cv/9bc085bdbcf800ec-k5-s42-all',
+    demoEma: 'results/cv/e799b1dc21748515-k5-s42-all',
   };
   assert.deepEqual(
     {
       defaults: folder([]),
       demo: folder(demo),
       demo288: folder([...demo, '--image-size', '288']),
+      demoEma: folder([...demo, '--image-size', '288', '--ema', '0.99']),
     },
     want,
   );
   for (const f of Object.values(want)) assert.ok(existsSync(join(repo, f)), f);
+  // The demo trains the recipe whose cross-validation is recorded (its final fit aside).
+  const demoRecipe = cvRecipe({
+    ...DEMO_RECIPE,
+    data: '/work/shared/data/smoking',
+    backbone: '/work/shared/models/mobilenet_v2_1.0_224/model.onnx',
+    out: 'results/cv',
+    threads: 2,
+  });
+  assert.equal(
+    cvFolder('results/cv', demoRecipe, { folds: 5, foldSeed: undefined, pool: 'all' }),
+    want.demoEma,
+  );
   // An option added since enters the hash only when given.
   const cropped = folder([...demo, '--image-size', '288', '--crop-scale', '0.5,1']);
   assert.match(cropped, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
