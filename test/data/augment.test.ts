@@ -15,10 +15,10 @@ import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augm
 import type { DecodedImage } from '../../src/data/image.js';
 import type { CropBox } from '../../src/data/resized-crop.js';
 import { toCHW } from '../../src/data/to-chw.js';
-import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';
 import { Session } from '../../src/runtime/session.js';
+import { nodeAndWeb } from '../helpers/node-and-web.js';
 
 const image = (
   width: number,
@@ -283,20 +283,7 @@ for (const cfg of [SEED_AUGMENT, { ...SEED_AUGMENT, cropScale: [0.5, 1] }] as Au
       cfg,
       draws,
     );
-    const node = await Session.create(graph, { threads: 1 });
-    const want = (await node.run(feeds))[AUGMENT_IO.output].data;
-    await node.release();
-    const web = await import('onnxruntime-web');
-    web.env.wasm.numThreads = 1;
-    const session = await web.InferenceSession.create(toOnnxBytes(graph), { executionProviders: ['wasm'] });
-    const webFeeds = Object.fromEntries(
-      Object.entries(feeds).map(([name, t]) => [
-        name,
-        new web.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape),
-      ]),
-    );
-    const got = (await session.run(webFeeds))[AUGMENT_IO.output].data;
-    await session.release();
+    const { node: want, web: got } = await nodeAndWeb(graph, feeds, AUGMENT_IO.output);
     assert.ok(new Set(draws.map((d) => d.jitter!.order.indexOf(3))).size > 1, 'several hue positions');
     assert.deepEqual(got, want);
   });

@@ -13,10 +13,10 @@ import {
   trivialSigned,
 } from '../../src/data/trivial-augment.js';
 import { TRIVIAL_IO } from '../../src/data/trivial-augment-graph.js';
-import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import type { Preprocess } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';
 import { Session } from '../../src/runtime/session.js';
+import { nodeAndWeb } from '../helpers/node-and-web.js';
 
 /*
  * TrivialAugmentWide: torchvision's ops on real photos, bit for bit (a recorded fixture), and its
@@ -248,19 +248,6 @@ test('every op runs in onnxruntime-web (WebAssembly) too, with the same bytes', 
     draws,
   );
   const graph = buildAugmentGraph(size, { ...RAW, size } as Preprocess, TRIVIAL);
-  const node = await Session.create(graph, { threads: 1 });
-  const want = (await node.run(feeds))[AUGMENT_IO.output].data;
-  await node.release();
-  const web = await import('onnxruntime-web');
-  web.env.wasm.numThreads = 1;
-  const session = await web.InferenceSession.create(toOnnxBytes(graph), { executionProviders: ['wasm'] });
-  const webFeeds = Object.fromEntries(
-    Object.entries(feeds).map(([name, t]) => [
-      name,
-      new web.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape),
-    ]),
-  );
-  const got = (await session.run(webFeeds))[AUGMENT_IO.output].data;
-  await session.release();
+  const { node: want, web: got } = await nodeAndWeb(graph, feeds, AUGMENT_IO.output);
   assert.deepEqual(got, want);
 });
