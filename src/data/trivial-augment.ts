@@ -1,24 +1,5 @@
 import type { Rng } from '../random/rng.js';
 
-/** TrivialAugmentWide's ops in torchvision 0.14's order (its _augmentation_space). */
-export const TRIVIAL_OPS = [
-  'Identity',
-  'ShearX',
-  'ShearY',
-  'TranslateX',
-  'TranslateY',
-  'Rotate',
-  'Brightness',
-  'Color',
-  'Contrast',
-  'Sharpness',
-  'Posterize',
-  'Solarize',
-  'AutoContrast',
-  'Equalize',
-] as const;
-export type TrivialOp = (typeof TRIVIAL_OPS)[number];
-
 /** num_magnitude_bins, torchvision's default. */
 export const TRIVIAL_BINS = 31;
 
@@ -46,42 +27,46 @@ function linspace31(from: number, to: number): number[] {
   });
 }
 
-const SIGNED = new Set<TrivialOp>([
-  'ShearX',
-  'ShearY',
-  'TranslateX',
-  'TranslateY',
-  'Rotate',
-  'Brightness',
-  'Color',
-  'Contrast',
-  'Sharpness',
-]);
-
-/** _augmentation_space(31): each op's magnitudes (float32 values), empty for the three without. */
-export const TRIVIAL_MAGNITUDES: Record<TrivialOp, readonly number[]> = (() => {
+/**
+ * _augmentation_space(31), once: in torchvision 0.14's order, each op's magnitudes (float32 values,
+ * empty for the three without) and whether it takes a random sign.
+ */
+const SPACE = (() => {
   const unit = linspace31(0, 0.99);
+  const signed = (magnitudes: readonly number[]) => ({ magnitudes, signed: true });
+  const unsigned = (magnitudes: readonly number[] = []) => ({ magnitudes, signed: false });
   return {
-    Identity: [],
-    ShearX: unit,
-    ShearY: unit,
-    TranslateX: linspace31(0, 32),
-    TranslateY: linspace31(0, 32),
-    Rotate: linspace31(0, 135),
-    Brightness: unit,
-    Color: unit,
-    Contrast: unit,
-    Sharpness: unit,
+    Identity: unsigned(),
+    ShearX: signed(unit),
+    ShearY: signed(unit),
+    TranslateX: signed(linspace31(0, 32)),
+    TranslateY: signed(linspace31(0, 32)),
+    Rotate: signed(linspace31(0, 135)),
+    Brightness: signed(unit),
+    Color: signed(unit),
+    Contrast: signed(unit),
+    Sharpness: signed(unit),
     // 8 − round(i / 5): i / 5 is never a half, so Math.round is torch.round here.
-    Posterize: Array.from({ length: TRIVIAL_BINS }, (_, i) => 8 - Math.round(i / ((TRIVIAL_BINS - 1) / 6))),
-    Solarize: linspace31(255, 0),
-    AutoContrast: [],
-    Equalize: [],
+    Posterize: unsigned(
+      Array.from({ length: TRIVIAL_BINS }, (_, i) => 8 - Math.round(i / ((TRIVIAL_BINS - 1) / 6))),
+    ),
+    Solarize: unsigned(linspace31(255, 0)),
+    AutoContrast: unsigned(),
+    Equalize: unsigned(),
   };
 })();
+export type TrivialOp = keyof typeof SPACE;
+
+/** TrivialAugmentWide's ops in torchvision 0.14's order. */
+export const TRIVIAL_OPS = Object.keys(SPACE) as readonly TrivialOp[];
+
+/** Each op's magnitudes. */
+export const TRIVIAL_MAGNITUDES = Object.fromEntries(
+  TRIVIAL_OPS.map((op) => [op, SPACE[op].magnitudes]),
+) as Record<TrivialOp, readonly number[]>;
 
 /** Whether an op takes a random sign. */
-export const trivialSigned = (op: TrivialOp) => SIGNED.has(op);
+export const trivialSigned = (op: TrivialOp) => SPACE[op].signed;
 
 /**
  * TrivialAugmentWide.forward's draws from `rng` as torchvision makes them: the op (torch.randint(14)),
