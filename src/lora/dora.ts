@@ -15,7 +15,19 @@ import { f32, i64, type Tensor } from '../graph/tensor.js';
  * conv of x by W, where PEFT's formula has two; the same sum, as PEFT's own path when dropout is 0).
  * The merged weight is (m/n)·(W + γ'·s·B·A) with the bias unchanged: PEFT's merge (m/n)·(V + s·B·A)
  * through the BatchNorm. Without a folded BatchNorm (an ONNX backbone), γ' is 1.
+ *
+ * A channel whose pretrained weights are all zero (MobileNetV2's expanded_conv_11/expand has one) has
+ * m = n = 0 at the start, and PEFT's m/n is NaN there (peft#2049). We divide by max(n, NORM_FLOOR): such a
+ * channel's m/n is 0 and its gradients are 0, so it stays the backbone's dead channel.
  */
+
+/** The least n divided by, far below any live channel's norm (float32 weights of order 1e-2 or more). */
+const NORM_FLOOR = 1e-12;
+
+/** m/n for one output channel, n floored as in the graph. */
+export function doraScale(m: number, n: number): number {
+  return m / Math.max(n, NORM_FLOOR);
+}
 
 /** PEFT's key and shape for the magnitude: `<module>.lora_magnitude_vector`, [1, out, 1, 1]. */
 export function magnitudeName(node: string): string {
@@ -63,8 +75,8 @@ export function doraNorms(
 }
 
 /**
- * Appends the detached factor m/n as [1, out, 1, 1], with n from A, the scaled B (γ'·s·B) and the folded
- * weight W: m · |γ'| / ‖W + scaledB·A‖, the norm behind a stop-gradient as PEFT detaches it.
+ * Appends the detached factor m/n as [1, out, 1, 1], with n = ‖W + scaledB·A‖ / |γ'| from A, the scaled B
+ * (γ'·s·B) and the folded weight W, floored, behind a stop-gradient as PEFT detaches it.
  */
 export function appendDoraFactor(
   g: Graph,
@@ -92,7 +104,14 @@ export function appendDoraFactor(
     `${name}.squares`,
   );
   const abs = g.constant(f32([cout, 1], bnMagnitudes(node, cout, bnScale)), `${name}.bn_abs`);
-  const inverse = g.op('Div', [abs, g.op('Sqrt', [squares], {}, `${name}.norm`)], {}, `${name}.inverse`);
+  const n = g.op('Div', [g.op('Sqrt', [squares], {}, `${name}.sqrt`), abs], {}, `${name}.norm`);
+  const floored = g.op(
+    'Max',
+    [n, g.constant(f32([1], [NORM_FLOOR]), `${name}.floor`)],
+    {},
+    `${name}.floored`,
+  );
+  const inverse = g.op('Reciprocal', [floored], {}, `${name}.inverse`);
   const shape = g.constant(i64([4], magnitudeShape(cout)), `${name}.inverse.shape`);
   const detached = stopGradient(g, g.op('Reshape', [inverse, shape], {}, `${name}.inverse.nchw`), name);
   return g.op('Mul', [magnitude, detached], {}, `${name}.factor`);

@@ -1,6 +1,6 @@
 import { attr, type Graph } from '../graph/ir.js';
 import { toFloat32, type Tensor } from '../graph/tensor.js';
-import { doraNorms } from './dora.js';
+import { doraNorms, doraScale } from './dora.js';
 import { branchScale } from './inject.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from './head.js';
 import type { LoraModel } from './lora-model.js';
@@ -29,8 +29,10 @@ function delta(model: LoraModel, site: LoraModel['sites'][number]): Float64Array
   const w = toFloat32(g.initializers.get(g.node(site.node).inputs[1])!);
   const n = doraNorms(site.node, w, out, bnScale);
   const m = model.params.get(site.magnitude)!.data;
-  for (let o = 0; o < cout; o++)
-    for (let j = o * cols; j < (o + 1) * cols; j++) out[j] = (m[o] / n[o]) * (w.data[j] + out[j]) - w.data[j];
+  for (let o = 0; o < cout; o++) {
+    const k = doraScale(m[o], n[o]);
+    for (let j = o * cols; j < (o + 1) * cols; j++) out[j] = k * (w.data[j] + out[j]) - w.data[j];
+  }
   return out;
 }
 

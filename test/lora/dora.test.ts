@@ -213,7 +213,7 @@ test('DoRA on resnet18: merged and adapted logits agree within 1e-4, unmerge res
 const mobilenet = sharedPath('models/mobilenet_v2_1.0_224/model.onnx');
 
 test(
-  'DoRA on the ONNX MobileNetV2 (no BatchNorm left to unfold): a train step gives every magnitude a gradient, and merging keeps the logits',
+  'DoRA on the ONNX MobileNetV2 (no BatchNorm left to unfold): the first step is finite despite its all-zero channel, a train step gives every magnitude a gradient, and merging keeps the logits',
   { skip: mobilenet.skip },
   async () => {
     const backbone = await loadOnnxBackbone(mobilenet.path, { imageSize: [96, 96] });
@@ -223,9 +223,17 @@ test(
       { seed: 1 },
     );
     const rng = new Rng(2);
+    const input = f32([2, 3, 96, 96], rng.uniformArray(2 * 3 * 96 * 96, -2, 2));
+    // expanded_conv_11/expand has an output channel of zeros, so m = n = 0 there at the start (peft#2049).
+    const dead = model.params.get('MobilenetV2/expanded_conv_11/expand.lora_magnitude_vector')!.data;
+    assert.ok(dead.some((v) => v === 0));
+    const first = await TrainStep.compile(model, { threads: 2 });
+    const start = await first.run(input, [0, 1]);
+    assert.ok(Number.isFinite(start.loss), `first loss ${start.loss}`);
+    assert.ok(first.params.every((p) => p.grad.every(Number.isFinite)));
+    await first.release();
     for (const s of model.sites)
       model.params.get(s.b)!.data.set(rng.uniformArray(s.shapeB[0] * s.shapeB[1], -0.05, 0.05));
-    const input = f32([2, 3, 96, 96], rng.uniformArray(2 * 3 * 96 * 96, -2, 2));
     const step = await TrainStep.compile(model, { threads: 2 });
     const { loss } = await step.run(input, [0, 1]);
     assert.ok(Number.isFinite(loss));
