@@ -81,7 +81,13 @@ test('GET /healthz and /v1/model describe the run; /v1/model.onnx is the run fil
   const sha = createHash('sha256').update(bytes).digest('hex');
   assert.equal(m.id, `tiny-run@${sha.slice(0, 12)}`);
   assert.equal(m.backbone, 'resnet18');
-  assert.deepEqual(m.lora, { rank: SEEDED.rank, alpha: SEEDED.alpha, targets: m.lora.targets });
+  assert.deepEqual(m.lora, {
+    rank: SEEDED.rank,
+    alpha: SEEDED.alpha,
+    targets: m.lora.targets,
+    rslora: false,
+    dora: false,
+  });
   assert.deepEqual(m.classes, CLASSES);
   assert.equal(m.positiveClass, 'smoking');
   assert.equal(m.threshold, 0.5);
