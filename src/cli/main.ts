@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { webCommand } from './commands/web.js';
+import { nameStrayArguments } from './stray-arguments.js';
 
 const program = new Command('smoker-lora')
   .description('Detect smoking in photos: LoRA fine-tuning of CNNs on ONNX Runtime, in TypeScript')
@@ -24,6 +25,7 @@ const program = new Command('smoker-lora')
   .addCommand(cvCommand())
   .addCommand(demoCommand())
   .addCommand(webCommand());
+nameStrayArguments(program);
 
 // A reader that has read enough (`smoker-lora predict photos | head`) closes the pipe: stop quietly.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

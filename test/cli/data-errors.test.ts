@@ -181,11 +181,12 @@ test('bad option values are one line each, before anything runs', async () => {
       ['--crop-scale', 'half,1'],
       /^error: option '--crop-scale <min,max>' argument 'half,1' is invalid\. 'half' is not a number in \[0, 1\]\.$/,
     ],
-    // A switch: a value after it is a stray argument, and one after = an unknown option.
+    // A switch: a value after it is a stray argument, named with the switch, and one after = an unknown option.
     [
       ['--trivial-augment', 'yes'],
-      /^error: too many arguments for 'train'\. Expected 0 arguments but got 1\.$/,
+      /^smoker-lora: train: --trivial-augment is a switch and takes no value, but 'yes' follows it: write --trivial-augment alone to turn it on, or leave it out$/,
     ],
+    [['extra'], /^smoker-lora: train: unexpected argument 'extra' \(see smoker-lora train --help\)$/],
     [['--trivial-augment=yes'], /^error: unknown option '--trivial-augment=yes'$/],
     [['--epochs', '1.5'], /^error: option '--epochs <n>' argument '1\.5' is invalid\./],
     [['--on-bad-image', 'ignore'], /^error: option '--on-bad-image <policy>' argument 'ignore' is invalid\./],
