@@ -21,7 +21,7 @@ import { f32, i64, type Tensor } from '../graph/tensor.js';
  * channel's m/n is 0 and its gradients are 0, so it stays the backbone's dead channel.
  */
 
-/** The least n divided by, far below any live channel's norm (float32 weights of order 1e-2 or more). */
+/** The least n divided by, far below any live channel's norm (MobileNetV2's smallest is 0.018). */
 const NORM_FLOOR = 1e-12;
 
 /** m/n for one output channel, n floored as in the graph. */
