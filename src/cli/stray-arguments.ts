@@ -6,9 +6,9 @@ import type { Command } from 'commander';
  */
 export function nameStrayArguments(program: Command): void {
   for (const cmd of program.commands) {
-    const variadic = cmd.registeredArguments.some((a) => a.variadic);
+    if (cmd.registeredArguments.some((a) => a.variadic)) continue;
     cmd.allowExcessArguments(true).hook('preAction', (c) => {
-      if (variadic || c.args.length <= c.registeredArguments.length) return;
+      if (c.args.length <= c.registeredArguments.length) return;
       const stray = c.args[c.registeredArguments.length];
       const argv = process.argv;
       const before = argv[argv.lastIndexOf(stray) - 1];
