@@ -2,8 +2,10 @@
  * Bundles the browser's modules (src/browser/*) with esbuild into dist/web/lib/, run by `npm run build`
  * after tsc. onnxruntime-node becomes onnxruntime-web (the single-file WebAssembly build that the server
  * serves at /ort/), left outside the bundle so that the page and the worker share one copy. The bundle
- * is built for the browser platform, so a module that reaches for node:fs or sharp fails the build.
+ * is built for the browser platform, so a module that reaches for node:fs or sharp fails the build. The
+ * augmentation kernel's .wasm is copied beside the bundle.
  */
+import { copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -36,3 +38,6 @@ await build({
   logLevel: 'warning',
   plugins: [ortWeb],
 });
+
+// The train worker fetches the augmentation kernel from beside itself (npm run build:kernel made it).
+copyFileSync(join(repo, 'dist/src/data/augment-kernel.wasm'), join(repo, 'dist/web/lib/augment-kernel.wasm'));

@@ -16,3 +16,4 @@ export { learningRate } from '../train/lr-schedule.js';
 export { Rng } from '../random/rng.js';
 export { ImageStore } from '../data/image-store.js';
 export { MemoryBatches } from '../data/memory-batches.js';
+export { compileKernel } from '../data/augment-kernel.js';

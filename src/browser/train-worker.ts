@@ -8,6 +8,7 @@
 import { zipSync } from 'fflate';
 import ort from 'onnxruntime-web';
 import { decide, positiveProbabilities, probabilities, withViews } from '../classify/classify.js';
+import { compileKernel, type KernelModule } from '../data/augment-kernel.js';
 import { MAX_INPUT_PIXELS } from '../data/image-error.js';
 import { packBatch } from '../data/pack-batch.js';
 import { requireClasses } from '../data/require-classes.js';
@@ -34,6 +35,18 @@ import { predict } from '../train/predict.js';
 import { runTraining, type StepInfo } from '../train/trainer.js';
 import { TrainStep } from '../train/train-step.js';
 import { decodeResized, toCHW } from './pixels.js';
+
+let kernel: Promise<KernelModule> | undefined;
+
+/** The augmentation kernel, served beside this bundle (lib/augment-kernel.wasm), compiled once. */
+function augmentKernel(): Promise<KernelModule> {
+  kernel ??= fetch(new URL('./augment-kernel.wasm', import.meta.url)).then(async (res) => {
+    if (!res.ok)
+      throw new Error(`augment-kernel.wasm: the server answered ${res.status}; rebuild with npm run build`);
+    return compileKernel(new Uint8Array(await res.arrayBuffer()));
+  });
+  return kernel;
+}
 
 /** What the page asks for. */
 export type Request =
@@ -170,6 +183,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
         shuffle: training,
         augment: training ? c.augment : undefined,
         threads: c.threads,
+        kernel: await augmentKernel(),
         beforeBatch: yieldToMessages,
       },
     );

@@ -3,8 +3,9 @@ import { onnxDataType } from '../graph/onnx-dtypes.js';
 import { type DType, f32, i64 } from '../graph/tensor.js';
 
 /*
- * The graph pieces the augmentation's transforms share (RandomRotation and TrivialAugment's affine ops
- * sample the same way; ColorJitter and TrivialAugment blend the same way), each as torchvision computes it.
+ * The pieces of TrivialAugment's graph (trivial-augment-graph.ts) that follow torchvision's sampling and
+ * blending, each as torchvision computes it (augment-kernel.as.ts does the same for the seed recipe's
+ * transforms, in WebAssembly).
  */
 
 /** A float32 scalar constant of the graph. */
@@ -16,12 +17,12 @@ export function cast(g: Graph, x: string, to: DType): string {
 
 /**
  * An inverse affine map (torchvision's _gen_affine_grid) then nearest grid_sample(align_corners=False,
- * zeros) on the HWC bytes [N,H,W,3]. `params` is [N,4,1,1] (a, b, d, e) or [N,6,1,1] (a, b, c, d, e,
- * f): the inverse matrix divided by the half sizes, so the source of the output pixel centre (x, y),
- * relative to the image centre, is x·a + y·b (+ c) across and x·d + y·e (+ f) down, in [−1, 1]. That
- * is unnormalised as grid_sample does and rounded half to even (ONNX Round): the source pixel
- * torchvision's nearest grid_sample picks. `flip` (bool [N,1,1,1]) mirrors that column; one GatherND per
- * image then moves whole RGB pixels, and those from outside the image become 0.
+ * zeros) on the HWC bytes [N,H,W,3]. `params` is [N,6,1,1] (a, b, c, d, e, f): the inverse matrix
+ * divided by the half sizes, so the source of the output pixel centre (x, y), relative to the image
+ * centre, is x·a + y·b + c across and x·d + y·e + f down, in [−1, 1]. That is unnormalised as
+ * grid_sample does and rounded half to even (ONNX Round): the source pixel torchvision's nearest
+ * grid_sample picks. One GatherND per image then moves whole RGB pixels, and those from outside the
+ * image become 0.
  */
 export function nearestAffine(
   g: Graph,
@@ -29,33 +30,28 @@ export function nearestAffine(
   [h, w]: [number, number],
   k: Konst,
   params: string,
-  { flip, translate = false }: { flip?: string; translate?: boolean } = {},
 ): string {
   const centred = (n: number, axis: 2 | 3) => {
     const v = Float32Array.from({ length: n }, (_, i) => i - n * 0.5 + 0.5);
     return g.constant(f32(axis === 3 ? [1, 1, 1, n] : [1, 1, n, 1], v), axis === 3 ? 'x' : 'y');
   };
   const [cx, cy] = [centred(w, 3), centred(h, 2)];
-  const parts = g.add('Split', [params], { outputs: translate ? 6 : 4, attrs: { axis: attr.int(1) } });
-  const [ax, bx, tx, ay, by, ty] = translate ? parts : [parts[0], parts[1], '', parts[2], parts[3], ''];
+  const [ax, bx, tx, ay, by, ty] = g.add('Split', [params], { outputs: 6, attrs: { axis: attr.int(1) } });
   // x·a is [N,1,1,W] and y·b [N,1,H,1]: one broadcast Add makes the plane.
   const source = (a: string, b: string, t: string, n: number) => {
-    let gridCoord = g.op('Add', [g.op('Mul', [cx, a]), g.op('Mul', [cy, b])]);
-    if (t) gridCoord = g.op('Add', [gridCoord, t]);
+    const gridCoord = g.op('Add', [g.op('Add', [g.op('Mul', [cx, a]), g.op('Mul', [cy, b])]), t]);
     const unnormalised = g.op('Sub', [g.op('Mul', [g.op('Add', [gridCoord, k(1)]), k(n / 2)]), k(0.5)]);
     return g.op('Round', [unnormalised]);
   };
   const sy = source(ay, by, ty, h);
-  let sx = source(ax, bx, tx, w);
-  if (flip) sx = g.op('Where', [flip, g.op('Sub', [k(w - 1), sx]), sx]);
+  const sx = source(ax, bx, tx, w);
   const inside = (s: string, n: number) =>
     g.op('And', [g.op('GreaterOrEqual', [s, k(0)]), g.op('Less', [s, k(n)])]);
   const valid = g.op('And', [inside(sx, w), inside(sy, h)]);
   // Row-major pixel index (exact: below 2^24); sources outside the image read an appended black pixel.
   const at = g.op('Where', [valid, g.op('Add', [g.op('Mul', [sy, k(w)]), sx]), k(h * w)]);
-  // TrivialAugment's slice of the batch may be empty, where Reshape cannot infer a −1 (the rotation's
-  // graph keeps its −1, and so its bytes).
-  const all = translate ? h * w : -1;
+  // TrivialAugment's slice of the batch may be empty, where Reshape cannot infer a −1.
+  const all = h * w;
   const index = g.op('Reshape', [cast(g, at, 'int64'), g.constant(i64([3], [0, all, 1]), 'shape')]);
   const rows = g.op('Reshape', [pixels, g.constant(i64([3], [0, all, 3]), 'shape')]);
   const padded = g.op('Pad', [rows, g.constant(i64([6], [0, 0, 0, 0, 1, 0]), 'pads')]);

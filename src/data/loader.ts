@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { type AugmentConfig, checkAugmentConfig } from './augment.js';
+import { augmentKernelModule } from './augment-kernel-file.js';
 import { type BadImagePolicy, type CheckedImages, checkImages, type SkippedImage } from './check-images.js';
 import { EpochImages, epochOrder } from './epoch-images.js';
 import type { Sample } from './sample.js';
@@ -23,10 +24,10 @@ export interface LoaderOptions {
   shuffle?: boolean;
   /** Seeds the shuffle and the augmentation. Default 0. */
   seed?: number;
-  /** ONNX Runtime threads for the batch graph (augmentation and normalisation); default 1 (see EpochImages). */
+  /** ONNX Runtime threads for TrivialAugment's graph; default 1 (see EpochImages). */
   threads?: number;
   /**
-   * Batches prepared ahead of the one being consumed. Default 0: the batch graph runs on the cores the
+   * Batches prepared ahead of the one being consumed. Default 0: augmentation runs on the cores the
    * train step uses, so preparing ahead only makes them contend (measured on 2 cores: 13.4 s of train
    * steps per MobileNetV2 epoch prepared on demand, 14.2 s two ahead).
    */
@@ -40,9 +41,8 @@ export interface LoaderOptions {
 
 /**
  * Feeds a trainer batches. Every image is decoded and resized once, up front (sharp decodes on its own
- * threads), into a cache; each batch's pixels and augmentation draws then go through one ONNX graph
- * (EpochImages, augment-graph: torchvision's transforms and normalisation over the whole batch), on ONNX
- * Runtime's threads. Sample i's draws in epoch e come from a generator derived from (seed, e, i), so
+ * threads), into a cache; each batch's pixels and augmentation draws then go through torchvision's
+ * transforms and normalisation (EpochImages: a WebAssembly SIMD kernel, image by image). Sample i's draws in epoch e come from a generator derived from (seed, e, i), so
  * batches do not depend on scheduling, and an epoch can be replayed (e.g. on resume) by asking for it
  * again.
  */
@@ -72,7 +72,10 @@ export class BatchLoader {
       }));
     const decodeMs = opts.checked ? 0 : performance.now() - t0;
     if (checked.samples.length === 0) throw new Error('loader: every image was bad; nothing to load');
-    const images = await EpochImages.open(checked.images, settings);
+    const images = await EpochImages.open(checked.images, {
+      ...settings,
+      kernel: await augmentKernelModule(),
+    });
     return new BatchLoader(checked.samples, checked.skipped, decodeMs, settings, images);
   }
 
@@ -121,7 +124,7 @@ export class BatchLoader {
     }
   }
 
-  /** Releases the batch graph's session. */
+  /** Releases TrivialAugment's session, if any. */
   close(): Promise<void> {
     this.closed = true;
     return this.images.release();

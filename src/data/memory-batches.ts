@@ -1,5 +1,6 @@
 import type { Preprocess } from '../models/backbone.js';
 import type { AugmentConfig } from './augment.js';
+import type { KernelModule } from './augment-kernel.js';
 import { EpochImages, epochOrder } from './epoch-images.js';
 import type { ImageStore } from './image-store.js';
 import type { Batch } from './loader.js';
@@ -10,7 +11,9 @@ export interface MemoryBatchOptions {
   augment?: AugmentConfig;
   shuffle?: boolean;
   seed: number;
-  /** ONNX Runtime threads for the batch graph; default 1 (see EpochImages). */
+  /** augment-kernel.wasm, compiled (compileKernel of its fetched bytes). */
+  kernel: KernelModule;
+  /** ONNX Runtime threads for TrivialAugment's graph; default 1 (see EpochImages). */
   threads?: number;
   /** Awaited before each batch: the browser's worker yields to its message queue there (Stop). */
   beforeBatch?: () => Promise<void>;
@@ -19,7 +22,7 @@ export interface MemoryBatchOptions {
 /**
  * The loader's batches from decoded images already in memory, for a Web Worker that cannot decode
  * with sharp: the same order, augmentation and normalisation as BatchLoader's for the same store and
- * seed (both serve through EpochImages, whose graph runs on onnxruntime-web there).
+ * seed (both serve through EpochImages).
  */
 export class MemoryBatches {
   readonly waitMs = 0;
@@ -61,7 +64,7 @@ export class MemoryBatches {
     }
   }
 
-  /** Releases the batch graph's session. */
+  /** Releases TrivialAugment's session, if any. */
   release(): Promise<void> {
     return this.images.release();
   }

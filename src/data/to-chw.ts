@@ -1,7 +1,7 @@
 import type { Preprocess } from '../models/backbone.js';
 
 /**
- * ToTensor then Normalize in float32, as torchvision (and the training graph, see augment-graph)
+ * ToTensor then Normalize in float32, as torchvision (and the augmentation kernel, augment-kernel.as.ts)
  * computes them: entry 256c + v is ((v/255) − mean_c)/std_c.
  */
 function normalisationTable(p: Preprocess): Float32Array {

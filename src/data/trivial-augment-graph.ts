@@ -1,4 +1,4 @@
-import { attr, type Graph } from '../graph/ir.js';
+import { attr, Graph } from '../graph/ir.js';
 import { f32, i64, tensor, type Tensor } from '../graph/tensor.js';
 import { blendOp, cast, type Konst, mixOp, nearestAffine, type Planes } from './augment-graph-ops.js';
 import { type TrivialDraw, type TrivialOp, TRIVIAL_OPS, trivialMagnitude } from './trivial-augment.js';
@@ -10,8 +10,10 @@ import { type TrivialDraw, type TrivialOp, TRIVIAL_OPS, trivialMagnitude } from 
  * pays for its own op only. Per-image parameters come in one [N,6,1,1] tensor, in that sorted order.
  */
 
-/** The step's graph inputs. */
+/** The graph's inputs and output. */
 export const TRIVIAL_IO = {
+  /** uint8 [N,H,W,3]: the images (HWC RGB). */
+  pixels: 'pixels',
   /** int64 [N]: the batch (in fed order) sorted by kind, as positions in it. */
   sort: 'trivial_sort',
   /** int64 [KINDS]: how many images of each kind, in KINDS order. */
@@ -20,6 +22,8 @@ export const TRIVIAL_IO = {
   unsort: 'trivial_unsort',
   /** float32 [N,6,1,1], sorted: each image's parameters (see trivialParams). */
   params: 'trivial_params',
+  /** uint8 [N,H,W,3]: each image after its op. */
+  output: 'trivial',
 };
 
 /** The ops grouped by what the graph does for them. */
@@ -42,8 +46,20 @@ const KIND_OF: Record<TrivialOp, Kind> = {
   Equalize: 'equalize',
 };
 
+/** TrivialAugment's graph on HWC bytes [N,H,W,3] of `size`. */
+export function trivialGraph(size: [number, number]): Graph {
+  const g = new Graph();
+  const [h, w] = size;
+  g.inputs.push({ name: TRIVIAL_IO.pixels, dtype: 'uint8', shape: ['N', h, w, 3] });
+  const k = (v: number) => g.constant(f32([], [v]), 'k');
+  const out = trivialOps(g, TRIVIAL_IO.pixels, size, k);
+  g.add('Identity', [out], { outputs: [TRIVIAL_IO.output] });
+  g.outputs.push({ name: TRIVIAL_IO.output, dtype: 'uint8', shape: ['N', h, w, 3] });
+  return g;
+}
+
 /** The TrivialAugment step on HWC bytes [N,H,W,3] of `size`; its output is the same bytes' shape. */
-export function trivialOps(g: Graph, pixels: string, size: [number, number], k: Konst): string {
+function trivialOps(g: Graph, pixels: string, size: [number, number], k: Konst): string {
   g.inputs.push(
     { name: TRIVIAL_IO.sort, dtype: 'int64', shape: ['N'] },
     { name: TRIVIAL_IO.counts, dtype: 'int64', shape: [KINDS.length] },
@@ -68,7 +84,7 @@ function kindOp(g: Graph, kind: Kind, x: string, params: string, size: [number, 
     case 'identity':
       return x;
     case 'affine':
-      return nearestAffine(g, x, size, k, params, { translate: true });
+      return nearestAffine(g, x, size, k, params);
     case 'blend':
       return onPlanes(g, x, (planes) => blendOp(g, planes, column().slice(0, 4), h * w, k));
     case 'sharpness':
@@ -263,8 +279,12 @@ function rescaled(m: number[], h: number, w: number): number[] {
   return m.map((v, i) => f(f(v) / (0.5 * (i < 3 ? w : h))));
 }
 
-/** The step's inputs for draws in fed order. */
-export function trivialFeeds(draws: readonly TrivialDraw[], size: [number, number]): Record<string, Tensor> {
+/** The graph's inputs: `pixels`, the images' HWC bytes one after another, and their draws in that order. */
+export function trivialFeeds(
+  pixels: Uint8Array,
+  draws: readonly TrivialDraw[],
+  size: [number, number],
+): Record<string, Tensor> {
   const n = draws.length;
   const kinds = draws.map((d) => KINDS.indexOf(KIND_OF[TRIVIAL_OPS[d.op]]));
   const sort = draws.map((_, i) => i).sort((a, b) => kinds[a] - kinds[b]);
@@ -273,6 +293,7 @@ export function trivialFeeds(draws: readonly TrivialDraw[], size: [number, numbe
   const params = new Float32Array(n * 6);
   sort.forEach((i, at) => params.set(trivialParams(draws[i], size), at * 6));
   return {
+    [TRIVIAL_IO.pixels]: tensor('uint8', [n, size[0], size[1], 3], pixels),
     [TRIVIAL_IO.sort]: i64([n], sort),
     [TRIVIAL_IO.counts]: i64(
       [KINDS.length],

@@ -23,8 +23,6 @@ export async function scoreSamples(
     preprocess: Preprocess;
     numClasses: number;
     batch: number;
-    /** ONNX Runtime threads for the loader's batch graph. */
-    threads?: number;
     tta: boolean;
     onBadImage: BadImagePolicy;
   },
@@ -35,7 +33,6 @@ export async function scoreSamples(
     checked,
     preprocess: o.preprocess,
     batchSize: o.batch,
-    threads: o.threads,
   });
   try {
     const p = await predict(logitsOf, loader.epoch(0), o.numClasses, { tta: o.tta });

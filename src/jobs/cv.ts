@@ -252,7 +252,6 @@ async function scoreFold(dir: string, samples: Sample[], c: TrainConfig, tta: bo
       preprocess: model.preprocess,
       numClasses: model.classes.length,
       batch: c.batch,
-      threads: c.threads,
       tta,
       onBadImage: c.onBadImage,
     });
@@ -305,7 +304,6 @@ async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[
           preprocess: model.preprocess,
           numClasses: classes.length,
           batch: c.batch,
-          threads: c.threads,
           tta: false,
           onBadImage: c.onBadImage,
         },

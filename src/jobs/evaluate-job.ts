@@ -75,7 +75,6 @@ export async function runEvaluateJob(
         preprocess: model.preprocess,
         numClasses: model.classes.length,
         batch: o.batch,
-        threads: o.threads,
         tta,
         onBadImage: o.onBadImage,
       });

@@ -226,7 +226,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     prefix: '/lib/',
     decorateReply: false,
     index: false,
-    allowedPath: (path) => /^\/[a-z0-9-]+\.js(\.map)?$/i.test(path),
+    // The bundles, their source maps and the train worker's augmentation kernel.
+    allowedPath: (path) => /^\/([a-z0-9-]+\.js(\.map)?|augment-kernel\.wasm)$/i.test(path),
   });
 
   app.get('/train', (_req, reply) => reply.redirect('/train.html'));

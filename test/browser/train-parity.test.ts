@@ -372,10 +372,14 @@ test(
     );
     const web = (await withPage(resnetPath, () =>
       inWorker(
-        ['ImageStore', 'MemoryBatches'],
+        ['ImageStore', 'MemoryBatches', 'compileKernel'],
         `
         const store = new ImageStore(data.paths.length, data.opts.preprocess.size, unb64(data.rgb).buffer);
-        const batches = await MemoryBatches.open(store, Int32Array.from(data.labels), data.paths, data.opts);
+        // The augmentation kernel as the server serves it to the train worker.
+        const res = await fetch(location.origin + '/lib/augment-kernel.wasm');
+        if (res.headers.get('content-type') !== 'application/wasm') throw new Error('served as ' + res.headers.get('content-type'));
+        const kernel = await compileKernel(new Uint8Array(await res.arrayBuffer()));
+        const batches = await MemoryBatches.open(store, Int32Array.from(data.labels), data.paths, { ...data.opts, kernel });
         const out = [];
         for (const e of [0, 1])
           for await (const b of batches.epoch(e)) out.push({ input: b64(b.input.data), labels: [...b.labels], paths: b.paths });

@@ -11,14 +11,13 @@ import {
   sampleJitter,
   SEED_AUGMENT,
 } from '../../src/data/augment.js';
-import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augment-graph.js';
+import { augmentKernelModule } from '../../src/data/augment-kernel-file.js';
+import { Augmenter } from '../../src/data/augmenter.js';
 import type { DecodedImage } from '../../src/data/image.js';
 import type { CropBox } from '../../src/data/resized-crop.js';
 import { toCHW } from '../../src/data/to-chw.js';
 import { IMAGENET_PREPROCESS } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';
-import { Session } from '../../src/runtime/session.js';
-import { nodeAndWeb } from '../helpers/node-and-web.js';
 
 const image = (
   width: number,
@@ -47,11 +46,12 @@ const OFF: AugmentConfig = {
   rotate: 0,
   jitter: { brightness: 0, contrast: 0, saturation: 0, hue: 0 },
 };
-const sessions = new Map<string, Promise<Session>>();
+const augmenters = new Map<string, Promise<Augmenter>>();
+const preprocessOf = (h: number, w: number) => ({ ...IMAGENET_PREPROCESS, size: [h, w] as [number, number] });
 
 /**
- * Runs the batch graph (a real ORT session) on images of one size and turns its normalised output
- * back into bytes through toCHW's table, which also checks that every value is one toCHW gives.
+ * Runs the augmenter (the compiled WebAssembly kernel) on images of one size and turns its normalised
+ * output back into bytes through toCHW's table, which also checks that every value is one toCHW gives.
  */
 async function augment(
   images: DecodedImage[],
@@ -60,16 +60,18 @@ async function augment(
 ): Promise<Uint8Array[]> {
   const { height: h, width: w } = images[0];
   const key = JSON.stringify([h, w, cfg]);
-  if (!sessions.has(key))
-    sessions.set(key, Session.create(buildAugmentGraph([h, w], IMAGENET_PREPROCESS, cfg), { threads: 1 }));
-  const session = await sessions.get(key)!;
-  const feeds = augmentFeeds(
-    images.map((i) => i.rgb),
-    [h, w],
-    cfg,
-    draws,
-  );
-  const out = (await session.run(feeds))[AUGMENT_IO.output].data as Float32Array;
+  if (!augmenters.has(key))
+    augmenters.set(
+      key,
+      augmentKernelModule().then((k) => Augmenter.open(k, preprocessOf(h, w), cfg)),
+    );
+  const augmenter = await augmenters.get(key)!;
+  const out = (
+    await augmenter.run(
+      images.map((i) => i.rgb),
+      draws,
+    )
+  ).data;
   const levels = toCHW(
     Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3)),
     [1, 256],
@@ -112,16 +114,16 @@ const [adjustBrightness, adjustContrast, adjustSaturation, adjustHue] = ORDER.ma
 test('normalisation alone is toCHW, float32 as torchvision: every byte value of every channel', async () => {
   const img = image(256, 2, (x, y, c) => (y === 0 ? x : 255 - x) ^ (c * 85));
   assert.deepEqual((await augment([img], undefined))[0], img.rgb);
-  const session = await Session.create(buildAugmentGraph([2, 256], IMAGENET_PREPROCESS), { threads: 1 });
-  const out = await session.run(augmentFeeds([img.rgb], [2, 256]));
-  assert.deepEqual(out[AUGMENT_IO.output].data, toCHW(img.rgb, [2, 256], IMAGENET_PREPROCESS));
+  const augmenter = await Augmenter.open(await augmentKernelModule(), preprocessOf(2, 256));
+  const out = await augmenter.run([img.rgb]);
+  assert.deepEqual(out.data, toCHW(img.rgb, [2, 256], IMAGENET_PREPROCESS));
   // torchvision's ToTensor + Normalize of 255 in channel 0, in float32: (1 − 0.485)/0.229.
   const f = Math.fround;
   assert.equal(
     toCHW(Uint8Array.of(255, 0, 0), [1, 1], IMAGENET_PREPROCESS)[0],
     f(f(1 - f(0.485)) / f(0.229)),
   );
-  await session.release();
+  await augmenter.release();
 });
 
 test('hflip mirrors each row', async () => {
@@ -241,10 +243,10 @@ test("ColorJitter's draws: factors within their ranges, every order, nothing for
   assert.ok(strong.brightness! >= 0, 'factors never go below 0');
 });
 
-test('the adjustments run in the drawn order: the batch graph equals one adjustment at a time', async () => {
+test('the adjustments run in the drawn order: the batch equals one adjustment at a time', async () => {
   const jitter = { brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0.1 };
   const cfg: AugmentConfig = { hflip: 0.5, rotate: 10, jitter };
-  // Every hue position, flips and angles, in one batch (the graph groups it by hue position).
+  // Every hue position, flips and angles, in one batch.
   const params: JitterParams[] = [
     { order: [3, 0, 2, 1], brightness: 1.15, contrast: 0.85, saturation: 1.2, hue: 0.07 },
     { order: [0, 3, 1, 2], brightness: 0.9, contrast: 1.1, saturation: 0.75, hue: -0.09 },
@@ -272,22 +274,6 @@ test('the adjustments run in the drawn order: the batch graph equals one adjustm
   assert.notDeepEqual(reordered[0], batch[0]);
 });
 
-for (const cfg of [SEED_AUGMENT, { ...SEED_AUGMENT, cropScale: [0.5, 1] }] as AugmentConfig[])
-  test(`the same graph runs in onnxruntime-web (WebAssembly), for in-browser training, with the same numbers${cfg.cropScale ? ' (with the crop)' : ''}`, async () => {
-    const imgs = [0, 1, 2, 3, 4, 5].map((i) => noise(12, 10, 40 + i));
-    const draws = imgs.map((_, i) => drawAugment(cfg, new Rng(7 + i), [10, 12]));
-    const graph = buildAugmentGraph([10, 12], IMAGENET_PREPROCESS, cfg);
-    const feeds = augmentFeeds(
-      imgs.map((i) => i.rgb),
-      [10, 12],
-      cfg,
-      draws,
-    );
-    const { node: want, web: got } = await nodeAndWeb(graph, feeds, AUGMENT_IO.output);
-    assert.ok(new Set(draws.map((d) => d.jitter!.order.indexOf(3))).size > 1, 'several hue positions');
-    assert.deepEqual(got, want);
-  });
-
 test("drawAugment: torchvision's draws in its order (flip, angle, ColorJitter), deterministic per seed", () => {
   const a = drawAugment(SEED_AUGMENT, new Rng(42));
   assert.deepEqual(drawAugment(SEED_AUGMENT, new Rng(42)), a);
@@ -306,7 +292,7 @@ test("drawAugment: torchvision's draws in its order (flip, angle, ColorJitter), 
   );
 });
 
-test('bad settings and mismatched feeds are refused with one line', () => {
+test('bad settings and mismatched images or draws are refused with one line', async () => {
   assert.throws(
     () => checkAugmentConfig({ hflip: 1.5, rotate: 10, jitter: { ...SEED_AUGMENT.jitter, hue: 0.7 } }),
     {
@@ -314,10 +300,11 @@ test('bad settings and mismatched feeds are refused with one line', () => {
     },
   );
   const img = noise(4, 3, 1);
-  assert.throws(() => augmentFeeds([img.rgb], [3, 4], SEED_AUGMENT, []), {
-    message: 'augmentFeeds: 0 draws for 1 images',
-  });
-  assert.throws(() => augmentFeeds([img.rgb], [4, 4]), { message: 'augmentFeeds: image 0 is not 4x4 RGB' });
+  const kernel = await augmentKernelModule();
+  const seeded = await Augmenter.open(kernel, preprocessOf(3, 4), SEED_AUGMENT);
+  await assert.rejects(seeded.run([img.rgb], []), { message: 'augment: 0 draws for 1 images' });
+  const plain = await Augmenter.open(kernel, preprocessOf(4, 4));
+  await assert.rejects(plain.run([img.rgb]), { message: 'augment: image 0 is not 4x4 RGB' });
 });
 
 test("bit-exact with torchvision's own rotate and colour ops (recorded fixture)", async () => {

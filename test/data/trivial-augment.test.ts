@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { type AugmentConfig, type AugmentDraw, drawAugment, SEED_AUGMENT } from '../../src/data/augment.js';
-import { AUGMENT_IO, augmentFeeds, buildAugmentGraph } from '../../src/data/augment-graph.js';
+import { augmentKernelModule } from '../../src/data/augment-kernel-file.js';
+import { Augmenter } from '../../src/data/augmenter.js';
 import {
   drawTrivial,
   type TrivialDraw,
@@ -12,10 +13,9 @@ import {
   TRIVIAL_OPS,
   trivialSigned,
 } from '../../src/data/trivial-augment.js';
-import { TRIVIAL_IO } from '../../src/data/trivial-augment-graph.js';
+import { TRIVIAL_IO, trivialFeeds, trivialGraph } from '../../src/data/trivial-augment-graph.js';
 import type { Preprocess } from '../../src/models/backbone.js';
 import { Rng } from '../../src/random/rng.js';
-import { Session } from '../../src/runtime/session.js';
 import { nodeAndWeb } from '../helpers/node-and-web.js';
 
 /*
@@ -48,16 +48,9 @@ const TRIVIAL: AugmentConfig = { ...OFF, trivialAugment: true };
 const RAW = { mean: [0, 0, 0], std: [1, 1, 1] } as const;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
-/** The graph of `cfg` on images of one size, the output as HWC bytes per image. */
-async function run(
-  session: Session,
-  images: Uint8Array[],
-  size: [number, number],
-  cfg: AugmentConfig,
-  draws: AugmentDraw[],
-) {
-  const out = (await session.run(augmentFeeds(images, size, cfg, draws)))[AUGMENT_IO.output]
-    .data as Float32Array;
+/** The augmenter's output on images of one size, as HWC bytes per image. */
+async function run(augmenter: Augmenter, images: Uint8Array[], size: [number, number], draws: AugmentDraw[]) {
+  const out = (await augmenter.run(images, draws)).data;
   const plane = size[0] * size[1];
   return images.map((_, n) => {
     const rgb = new Uint8Array(plane * 3);
@@ -66,8 +59,8 @@ async function run(
     return rgb;
   });
 }
-const open = (size: [number, number], cfg: AugmentConfig) =>
-  Session.create(buildAugmentGraph(size, { ...RAW, size } as Preprocess, cfg), { threads: 1 });
+const open = async (size: [number, number], cfg: AugmentConfig) =>
+  Augmenter.open(await augmentKernelModule(), { ...RAW, size } as Preprocess, cfg);
 const only = (trivial: TrivialDraw): AugmentDraw => ({ flip: false, degrees: 0, trivial });
 
 test("the magnitudes are torchvision's _augmentation_space(31), float32 for float32", () => {
@@ -89,7 +82,7 @@ test("every op at every magnitude and sign is torchvision's on real photos, with
   for (const photo of fixture.photos) {
     const size: [number, number] = [photo.height, photo.width];
     const rgb = new Uint8Array(Buffer.from(photo.rgb, 'base64'));
-    const session = await open(size, TRIVIAL);
+    const augmenter = await open(size, TRIVIAL);
     // In runs of 8, as the loader feeds them: most runs leave some of the ops' slices empty.
     for (let at = 0; at < photo.cases.length; at += 8) {
       const run8 = photo.cases.slice(at, at + 8);
@@ -101,10 +94,9 @@ test("every op at every magnitude and sign is torchvision's on real photos, with
         }),
       );
       const got = await run(
-        session,
+        augmenter,
         run8.map(() => rgb),
         size,
-        TRIVIAL,
         draws,
       );
       for (const [i, c] of run8.entries())
@@ -115,7 +107,7 @@ test("every op at every magnitude and sign is torchvision's on real photos, with
         );
       cases += run8.length;
     }
-    await session.release();
+    await augmenter.release();
   }
   assert.equal(cases, 1349);
 });
@@ -180,26 +172,18 @@ test('TrivialAugment runs after flip and rotation and before the jitter, in one 
       { ...SEED_AUGMENT, hflip: 0, rotate: 0 },
     ].map((c) => open(size, c)),
   );
-  const batch = await run(all, imgs, size, cfg, draws);
-  const turned = await run(
-    geometry,
-    imgs,
-    size,
-    { ...cfg, jitter: OFF.jitter, trivialAugment: undefined },
-    draws,
-  );
+  const batch = await run(all, imgs, size, draws);
+  const turned = await run(geometry, imgs, size, draws);
   const augmented = await run(
     trivial,
     turned,
     size,
-    TRIVIAL,
     draws.map((d) => only(d.trivial!)),
   );
   const chained = await run(
     jitter,
     augmented,
     size,
-    { ...SEED_AUGMENT, hflip: 0, rotate: 0 },
     draws.map((d) => ({ flip: false, degrees: 0, jitter: d.jitter })),
   );
   assert.deepEqual(batch, chained);
@@ -208,16 +192,9 @@ test('TrivialAugment runs after flip and rotation and before the jitter, in one 
   await Promise.all([all, geometry, trivial, jitter].map((s) => s.release()));
 });
 
-test('off (the default), nothing of it: no draws, no graph inputs; on, draws come between the angle and the jitter', () => {
+test('off (the default), nothing of it: no draws; on, draws come between the angle and the jitter', () => {
   const off = drawAugment(SEED_AUGMENT, new Rng(3));
   assert.ok(!('trivial' in off));
-  const inputs = (cfg: AugmentConfig) =>
-    buildAugmentGraph([8, 8], { ...RAW, size: [8, 8] } as Preprocess, cfg).inputs.map((i) => i.name);
-  assert.ok(!inputs(SEED_AUGMENT).some((n) => Object.values(TRIVIAL_IO).includes(n)));
-  assert.deepEqual(
-    inputs({ ...SEED_AUGMENT, trivialAugment: true }).filter((n) => Object.values(TRIVIAL_IO).includes(n)),
-    Object.values(TRIVIAL_IO),
-  );
   // The angle is the same draw with it on, the jitter comes after TrivialAugment's draws.
   const rng = new Rng(3);
   const on = drawAugment({ ...SEED_AUGMENT, trivialAugment: true }, rng);
@@ -230,7 +207,7 @@ test('off (the default), nothing of it: no draws, no graph inputs; on, draws com
   assert.deepEqual(Object.keys(on), ['flip', 'degrees', 'trivial', 'jitter']);
 });
 
-test('every op runs in onnxruntime-web (WebAssembly) too, with the same bytes', async () => {
+test("every op's graph runs in onnxruntime-web (WebAssembly, the browser's) too, with the same bytes", async () => {
   const [photo] = fixture.photos;
   const size: [number, number] = [photo.height, photo.width];
   const rgb = new Uint8Array(Buffer.from(photo.rgb, 'base64'));
@@ -241,13 +218,13 @@ test('every op runs in onnxruntime-web (WebAssembly) too, with the same bytes', 
       ...(trivialSigned(op) && { negative: i % 2 === 0 }),
     }),
   );
-  const feeds = augmentFeeds(
-    draws.map(() => rgb),
+  const pixels = new Uint8Array(draws.length * rgb.length);
+  draws.forEach((_, i) => pixels.set(rgb, i * rgb.length));
+  const feeds = trivialFeeds(
+    pixels,
+    draws.map((d) => d.trivial!),
     size,
-    TRIVIAL,
-    draws,
   );
-  const graph = buildAugmentGraph(size, { ...RAW, size } as Preprocess, TRIVIAL);
-  const { node: want, web: got } = await nodeAndWeb(graph, feeds, AUGMENT_IO.output);
+  const { node: want, web: got } = await nodeAndWeb(trivialGraph(size), feeds, TRIVIAL_IO.output);
   assert.deepEqual(got, want);
 });
