@@ -50,6 +50,11 @@ export function ortWebRoot(): string {
 
 const CLASSIFY_JS = fileURLToPath(new URL('../classify/classify.js', import.meta.url));
 
+/** The files of bundleRoot() the pages load: the bundles and the train worker's augmentation kernel. */
+export function isBundleFile(name: string): boolean {
+  return /^([a-z0-9-]+\.js|augment-kernel\.wasm)$/i.test(name);
+}
+
 /** The browser bundle of the engine and the Train view's worker, written by `npm run build` (scripts/bundle-web.ts). */
 export function bundleRoot(): string {
   return fileURLToPath(new URL('../../web/lib/', import.meta.url));
@@ -226,8 +231,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     prefix: '/lib/',
     decorateReply: false,
     index: false,
-    // The bundles, their source maps and the train worker's augmentation kernel.
-    allowedPath: (path) => /^\/([a-z0-9-]+\.js(\.map)?|augment-kernel\.wasm)$/i.test(path),
+    allowedPath: (path) => isBundleFile(path.slice(1)) || /^\/[a-z0-9-]+\.js\.map$/i.test(path),
   });
 
   app.get('/train', (_req, reply) => reply.redirect('/train.html'));

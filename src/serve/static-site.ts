@@ -2,7 +2,7 @@ import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOnnxBackbone } from '../models/load-onnx-backbone.js';
-import { bundleRoot, ORT_WEB_FILES, ortWebRoot, webRoot } from './app.js';
+import { bundleRoot, isBundleFile, ORT_WEB_FILES, ortWebRoot, webRoot } from './app.js';
 import { backboneLabel } from '../export/backbone-label.js';
 
 /** The page files the Train view needs; the server's own page (app.js) needs the API and stays out. */
@@ -30,7 +30,7 @@ export async function writeStaticSite(out: string, opts: { backbone?: string } =
   };
   for (const f of TRAIN_PAGE) await put(join(webRoot(), f), f);
   await put(join(webRoot(), 'train.html'), 'index.html');
-  for (const f of bundle.filter((f) => f.endsWith('.js'))) await put(join(bundleRoot(), f), `lib/${f}`);
+  for (const f of bundle.filter(isBundleFile)) await put(join(bundleRoot(), f), `lib/${f}`);
   await put(fileURLToPath(new URL('../classify/classify.js', import.meta.url)), 'lib/classify.js');
   for (const f of ORT_WEB_FILES) await put(join(ortWebRoot(), f), `ort/${f}`);
   if (opts.backbone) {

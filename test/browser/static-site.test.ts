@@ -93,7 +93,8 @@ test(
       'train.html',
       'train.js',
     ]);
-    assert.ok(readdirSync(join(site, 'lib')).includes('train-worker.js'));
+    const lib = readdirSync(join(site, 'lib'));
+    assert.ok(lib.includes('train-worker.js') && lib.includes('augment-kernel.wasm'), lib.join());
     const page = context.pages()[0] ?? (await context.newPage());
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));
