@@ -59,25 +59,26 @@ export class Augmenter {
     if (!this.trivial) images.forEach((_, i) => finish(turn(i), i));
     else
       for (let at = 0; at < images.length; at += CHUNK) {
-        const chunk = images.slice(at, at + CHUNK).map((_, j) => turn(at + j).slice());
-        const done = await this.trivialRun(chunk, draws!.slice(at, at + CHUNK));
+        const count = Math.min(CHUNK, images.length - at);
+        const pixels = new Uint8Array(count * per);
+        for (let j = 0; j < count; j++) pixels.set(turn(at + j), j * per);
+        const done = await this.trivialRun(pixels, draws!.slice(at, at + count));
         done.forEach((rgb, j) => finish(rgb, at + j));
       }
     return tensor('float32', [images.length, 3, h, w], out);
   }
 
-  private async trivialRun(images: Uint8Array[], draws: readonly AugmentDraw[]): Promise<Uint8Array[]> {
+  /** TrivialAugment on `pixels`, the HWC bytes of draws.length images one after another. */
+  private async trivialRun(pixels: Uint8Array, draws: readonly AugmentDraw[]): Promise<Uint8Array[]> {
     const [h, w] = this.preprocess.size;
     const per = h * w * 3;
-    const pixels = new Uint8Array(images.length * per);
-    images.forEach((rgb, i) => pixels.set(rgb, i * per));
     const ops = draws.map((d, i) => {
       if (!d.trivial) throw new Error(`augment: draw ${i} has no TrivialAugment op`);
       return d.trivial;
     });
     const result = await this.trivial!.run(trivialFeeds(pixels, ops, [h, w]));
     const bytes = result[TRIVIAL_IO.output].data as Uint8Array;
-    return images.map((_, i) => bytes.subarray(i * per, (i + 1) * per));
+    return draws.map((_, i) => bytes.subarray(i * per, (i + 1) * per));
   }
 
   release(): Promise<void> {
