@@ -70,6 +70,9 @@ function fma(t0: f32, w0: f32, t1w1: f32): f32 {
   return <f32>(<f64>t0 * <f64>w0 + <f64>t1w1);
 }
 
+/** A black pixel's bytes, and one more. */
+const BLACK = memory.data(4);
+
 /**
  * An inverse affine map then nearest grid_sample (align_corners=False, zeros) of HWC bytes `src` to
  * `dst`, as torchvision's _gen_affine_grid and grid_sample compute them (F.rotate, and TrivialAugment's
@@ -127,18 +130,12 @@ export function affine(
       const index = i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(sy, fw), sx));
       v128.store(at + ((<usize>x) << 2), v128.bitselect(index, black, inside));
     }
+    // A pixel's 3 bytes moved as 4: the fourth lands on the next pixel, written after it (the buffers
+    // have room past the image for the last).
     const out = dst + <usize>(y * w * 3);
     for (let x = 0; x < w; x++) {
       const i = load<i32>(at + ((<usize>x) << 2));
-      const o = out + <usize>(x * 3);
-      if (i < 0) {
-        store<u16>(o, 0);
-        store<u8>(o + 2, 0);
-      } else {
-        const p = src + <usize>(i * 3);
-        store<u16>(o, load<u16>(p));
-        store<u8>(o + 2, load<u8>(p + 2));
-      }
+      store<u32>(out + <usize>(x * 3), load<u32>(select<usize>(src + <usize>(i * 3), BLACK, i >= 0)));
     }
   }
 }
@@ -155,7 +152,7 @@ function grey(r: v128, g: v128, b: v128): v128 {
 /** _blend's last step: ratio·c + other, clamped to [0, 255] and truncated. */
 function mix(c: v128, ratio: v128, other: v128): v128 {
   const mixed = f32x4.add(f32x4.mul(c, ratio), other);
-  return f32x4.floor(f32x4.min(f32x4.max(mixed, f32x4.splat(0)), f32x4.splat(255)));
+  return f32x4.floor(f32x4.pmin(f32x4.pmax(mixed, f32x4.splat(0)), f32x4.splat(255)));
 }
 
 /** Which of ColorJitter's adjustments an op is (torch.randperm(4)'s numbers; 0 is brightness). */
@@ -228,12 +225,12 @@ function hue(r: usize, g: usize, b: usize, n: i32, shift: f32): void {
     const cr = f32x4.div(v128.load(r + o), k255);
     const cg = f32x4.div(v128.load(g + o), k255);
     const cb = f32x4.div(v128.load(b + o), k255);
-    const v = f32x4.max(f32x4.max(cr, cg), cb);
-    const chroma = f32x4.sub(v, f32x4.min(f32x4.min(cr, cg), cb));
+    const v = f32x4.pmax(f32x4.pmax(cr, cg), cb);
+    const chroma = f32x4.sub(v, f32x4.pmin(f32x4.pmin(cr, cg), cb));
     // torch divides by 1 where the pixel is grey (chroma 0, so 0 either way): a floor below any
     // non-grey v or chroma (multiples of about 1/255) gives the same quotients.
-    const s = f32x4.div(chroma, f32x4.max(v, tiny));
-    const d = f32x4.max(chroma, tiny);
+    const s = f32x4.div(chroma, f32x4.pmax(v, tiny));
+    const d = f32x4.pmax(chroma, tiny);
     const rc = f32x4.div(f32x4.sub(v, cr), d);
     const gc = f32x4.div(f32x4.sub(v, cg), d);
     const bc = f32x4.div(f32x4.sub(v, cb), d);
@@ -296,12 +293,14 @@ export function colour(
   const r = planes;
   const g = planes + stride;
   const b = planes + 2 * stride;
-  for (let i = 0; i < n; i++) {
-    const p = src + <usize>(i * 3);
+  // Four pixels' 12 bytes a load, of 16: the buffers have room past the image for the last one.
+  const zero = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const bytes = v128.load(src + <usize>(i * 3));
     const o = (<usize>i) << 2;
-    store<f32>(r + o, <f32>load<u8>(p));
-    store<f32>(g + o, <f32>load<u8>(p + 1));
-    store<f32>(b + o, <f32>load<u8>(p + 2));
+    store4(r + o, v128.shuffle<u8>(bytes, zero, 0, 16, 16, 16, 3, 16, 16, 16, 6, 16, 16, 16, 9, 16, 16, 16));
+    store4(g + o, v128.shuffle<u8>(bytes, zero, 1, 16, 16, 16, 4, 16, 16, 16, 7, 16, 16, 16, 10, 16, 16, 16));
+    store4(b + o, v128.shuffle<u8>(bytes, zero, 2, 16, 16, 16, 5, 16, 16, 16, 8, 16, 16, 16, 11, 16, 16, 16));
   }
   for (let k = 0; k < count; k++) {
     const op = ops + <usize>(k * 12);
@@ -312,6 +311,11 @@ export function colour(
   normalise(r, out, n, mean0, std0);
   normalise(g, out + ((<usize>n) << 2), n, mean1, std1);
   normalise(b, out + ((<usize>(2 * n)) << 2), n, mean2, std2);
+}
+
+/** Four grey levels as i32 lanes, stored as float32. */
+function store4(at: usize, levels: v128): void {
+  v128.store(at, f32x4.convert_i32x4_s(levels));
 }
 
 function normalise(plane: usize, out: usize, n: i32, mean: f32, std: f32): void {

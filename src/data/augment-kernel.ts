@@ -50,11 +50,13 @@ export class AugmentKernel {
     const n = h * w;
     const four = (k: number) => Math.ceil(k / 4) * 4;
     this.bytes = n * 3;
+    // The kernel reads and writes an image's bytes 16 or 4 at a time, so up to 13 past its last pixel.
+    const image = four(this.bytes) + 16;
     // Offsets stay valid as memory grows; views are made per call since growing detaches the old buffer.
     this.at = {
-      src: x.alloc(four(this.bytes)),
-      crop: x.alloc(four(this.bytes)),
-      turn: x.alloc(four(this.bytes)),
+      src: x.alloc(image),
+      crop: x.alloc(image),
+      turn: x.alloc(image),
       across: x.alloc(4 * this.bytes),
       taps: x.alloc(4 * 4 * (w + h)),
       row: x.alloc(4 * four(w)),
