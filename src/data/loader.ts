@@ -27,9 +27,9 @@ export interface LoaderOptions {
   /** ONNX Runtime threads for TrivialAugment's graph; default 1 (see EpochImages). */
   threads?: number;
   /**
-   * Batches prepared ahead of the one being consumed. Default 0: augmentation runs on the cores the
-   * train step uses, so preparing ahead only makes them contend (measured on 2 cores: 13.4 s of train
-   * steps per MobileNetV2 epoch prepared on demand, 14.2 s two ahead).
+   * Batches prepared ahead of the one being consumed, while its train step runs. Default 0: on 2 cores
+   * the augmentation and the step's two ORT threads then contend (bench/train-epoch.ts, MobileNetV2
+   * seed recipe: a whole epoch at 83-88% of the step alone's img/s prepared on demand, 79-80% one ahead).
    */
   prefetch?: number;
   /** Files that fail to decode: 'fail' (default) throws, 'skip' drops them (see `skipped`). */
@@ -108,7 +108,10 @@ export class BatchLoader {
     let start = fromBatch * batchSize;
     const fill = (ahead: number) => {
       while (inFlight.length < ahead && start < order.length) {
-        const batch = this.batch(epoch, order.slice(start, start + batchSize));
+        const indices = order.slice(start, start + batchSize);
+        // Prepared on the event loop's next turn: by then the consumer has handed the batch before it
+        // to ONNX Runtime, whose run goes on off this thread, so the augmentation overlaps that step.
+        const batch = nextTurn().then(() => this.batch(epoch, indices));
         batch.catch(() => undefined); // handled when awaited; no unhandled rejection if the consumer stops early
         inFlight.push(batch);
         start += batchSize;
@@ -139,6 +142,8 @@ export class BatchLoader {
     };
   }
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function checkOptions(opts: LoaderOptions) {
   const integer = (name: string, v: number, min: number) => {

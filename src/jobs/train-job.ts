@@ -66,7 +66,7 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2)
 const score = (v: number | null) => (v === null ? '-' : v.toFixed(4));
 
 /** The largest validation batch, whatever the training batch. */
-const VALIDATION_BATCH = 16;
+export const VALIDATION_BATCH = 16;
 
 /** The images to train and validate on: a given split, every labelled image, or the data's own split. */
 function splitsOf(c: TrainConfig, o: TrainJobOptions) {
