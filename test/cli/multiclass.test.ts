@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadSafetensors } from '../../src/weights/safetensors-file.js';
+import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
 import { spawnServe } from '../serve/fixtures.js';
 import { tempDir, tinyImage, writeTinyBackbone } from '../helpers/tiny-dataset.js';
 import { linesOf, oneLineError, readJson, runCli, type CliResult } from './cli-fixture.js';
@@ -181,3 +182,96 @@ test('serve a 3-class run: every class probability in /v1/predict, the said clas
     child.kill();
   }
 });
+
+// The page's in-page callbacks run in Chromium; the project compiles without the DOM lib.
+type Dom = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+declare const document: Dom;
+
+test(
+  'the serve page with a 3-class run: the classes, each photo its most probable class in server and browser mode, counts per class',
+  { skip: chromiumSkip, timeout: 300_000 },
+  async () => {
+    const { child, url } = await spawnServe(['--model', run, '--port', '0', '--threads', '1']);
+    const context = await launchChromium(join(root, 'chromium'));
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(url + '/');
+      await page.waitForFunction(() => !/Loading/.test(document.getElementById('model-summary').textContent));
+      assert.match(
+        (await page.textContent('#model-details')) ?? '',
+        /classes Bird \/ Cat \/ Dog, the most probable class/,
+      );
+      const names = ['test/bird/bird_1.jpg', 'test/dog/dog_1.jpg'];
+      const files = names.map((n) => ({
+        name: n.split('/').at(-1)!,
+        mimeType: 'image/jpeg',
+        buffer: readFileSync(join(data, n)),
+      }));
+      const api = await Promise.all(
+        files.map(async (f) => {
+          const r = await fetch(`${url}/v1/predict`, {
+            method: 'POST',
+            headers: { 'content-type': 'image/jpeg' },
+            body: f.buffer,
+          });
+          return (await r.json()) as { label: string; probability: number };
+        }),
+      );
+      const cards = async (n: number) => {
+        await page.waitForFunction(
+          (k) => document.querySelectorAll('.result[data-state="done"]').length >= k,
+          n,
+          { timeout: 120_000 },
+        );
+        return page.$$eval('.result', (lis) =>
+          lis.map((li: Dom) => ({
+            name: li.querySelector('.name').textContent,
+            mode: li.dataset.mode,
+            cls: li.dataset.class,
+            probability: Number(li.dataset.probability),
+            prob: li.querySelector('.prob').textContent,
+            mark: li.querySelector('.mark').hidden,
+          })),
+        );
+      };
+      const expectCards = (got: Awaited<ReturnType<typeof cards>>, mode: string) => {
+        for (const [i, f] of files.entries()) {
+          const c = got.find((g) => g.name === f.name && g.mode === mode)!;
+          assert.equal(c.cls, api[i].label, `${mode} ${f.name}`);
+          assert.ok(Math.abs(c.probability - api[i].probability) < 1e-4, `${mode} ${f.name}`);
+          // The probability shown is the said class's, with no threshold mark.
+          assert.match(c.prob, new RegExp(`^P\\(${api[i].label}\\) `));
+          assert.equal(c.mark, true);
+        }
+      };
+      const counts = (where: string) =>
+        `Checked 2 photos ${where}: ` +
+        CLASSES.map((c) => `${api.filter((a) => a.label === c).length} ${c}`).join(', ') +
+        '.';
+
+      await page.setInputFiles('#file-input', files);
+      expectCards(await cards(2), 'server');
+      await page.waitForFunction(
+        (t) => document.getElementById('status').textContent === t,
+        counts('on the server'),
+      );
+
+      await page.check('#browser-mode');
+      await page.waitForFunction(() => document.body.dataset.browserModel === 'ready', null, {
+        timeout: 120_000,
+      });
+      await page.setInputFiles('#file-input', files);
+      expectCards(await cards(4), 'browser');
+      await page.waitForFunction(
+        (t) => document.getElementById('status').textContent === t,
+        counts('in this browser'),
+      );
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      child.kill();
+    }
+  },
+);
