@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadSafetensors } from '../../src/weights/safetensors-file.js';
 import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
+import { type Card, resultCards } from '../helpers/result-cards.js';
 import { spawnServe } from '../serve/fixtures.js';
 import { tempDir, tinyImage, writeTinyBackbone } from '../helpers/tiny-dataset.js';
 import { linesOf, oneLineError, readJson, runCli, type CliResult } from './cli-fixture.js';
@@ -219,31 +220,14 @@ test(
           return (await r.json()) as { label: string; probability: number };
         }),
       );
-      const cards = async (n: number) => {
-        await page.waitForFunction(
-          (k) => document.querySelectorAll('.result[data-state="done"]').length >= k,
-          n,
-          { timeout: 120_000 },
-        );
-        return page.$$eval('.result', (lis) =>
-          lis.map((li: Dom) => ({
-            name: li.querySelector('.name').textContent,
-            mode: li.dataset.mode,
-            cls: li.dataset.class,
-            probability: Number(li.dataset.probability),
-            prob: li.querySelector('.prob').textContent,
-            mark: li.querySelector('.mark').hidden,
-          })),
-        );
-      };
-      const expectCards = (got: Awaited<ReturnType<typeof cards>>, mode: string) => {
+      const expectCards = (got: Card[], mode: string) => {
         for (const [i, f] of files.entries()) {
           const c = got.find((g) => g.name === f.name && g.mode === mode)!;
           assert.equal(c.cls, api[i].label, `${mode} ${f.name}`);
           assert.ok(Math.abs(c.probability - api[i].probability) < 1e-4, `${mode} ${f.name}`);
           // The probability shown is the said class's, with no threshold mark.
           assert.match(c.prob, new RegExp(`^P\\(${api[i].label}\\) `));
-          assert.equal(c.mark, true);
+          assert.equal(c.markHidden, true);
         }
       };
       const counts = (where: string) =>
@@ -252,7 +236,7 @@ test(
         '.';
 
       await page.setInputFiles('#file-input', files);
-      expectCards(await cards(2), 'server');
+      expectCards(await resultCards(page, 2), 'server');
       await page.waitForFunction(
         (t) => document.getElementById('status').textContent === t,
         counts('on the server'),
@@ -263,7 +247,7 @@ test(
         timeout: 120_000,
       });
       await page.setInputFiles('#file-input', files);
-      expectCards(await cards(4), 'browser');
+      expectCards(await resultCards(page, 4), 'browser');
       await page.waitForFunction(
         (t) => document.getElementById('status').textContent === t,
         counts('in this browser'),

@@ -7,6 +7,7 @@ import { exportRun } from '../../src/export/export-run.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { chromiumSkip as skip, launchChromium } from '../helpers/chromium.js';
+import { resultCards } from '../helpers/result-cards.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder, testJpeg } from './fixtures.js';
 
@@ -49,45 +50,7 @@ after(async () => {
   await server?.close();
 });
 
-interface Card {
-  state: string;
-  mode: string;
-  label: string;
-  cls: string;
-  probability: number;
-  meta: string;
-  overlay: boolean;
-  alt: string;
-  name: string;
-}
-
-/** The result cards, newest first, once `count` of them are finished (done or error). */
-async function cards(count: number, withOverlay = 0): Promise<Card[]> {
-  await page.waitForFunction(
-    ([n, o]) =>
-      document.querySelectorAll('.result:not([data-state="pending"])').length >= n &&
-      document.querySelectorAll('.result[data-overlay="yes"]').length >= o,
-    [count, withOverlay],
-    { timeout: 120_000 },
-  );
-  return page.$$eval('.result', (lis) =>
-    lis.map((li) => {
-      const el = li as Dom;
-      const img = el.querySelector('img') as Dom;
-      return {
-        state: el.dataset.state ?? '',
-        mode: el.dataset.mode ?? '',
-        label: el.dataset.label ?? '',
-        cls: el.dataset.class ?? '',
-        probability: Number(el.dataset.probability),
-        meta: el.querySelector('.meta').textContent ?? '',
-        overlay: el.dataset.overlay === 'yes' && img.complete && img.naturalWidth > 0,
-        alt: img.alt,
-        name: el.querySelector('.name').textContent ?? '',
-      };
-    }),
-  );
-}
+const cards = (count: number, withOverlay = 0) => resultCards(page, count, withOverlay);
 
 async function apiProbability(jpeg: Buffer): Promise<number> {
   const res = await fetch(server.url + '/v1/predict', {
