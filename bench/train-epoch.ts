@@ -4,7 +4,7 @@
  * pass) against the train step alone on one batch fed again (the engine bench's case). The step alone
  * is timed after every epoch, in the same process, so that each epoch has its own peer from the same
  * minute of a shared machine; its weights are put back after, so the run trains as it would alone.
- *   node dist/bench/train-epoch.js [--epochs 3] [--threads 2] [--prefetch 0,1] [--augment on,off]
+ *   node dist/bench/train-epoch.js [--epochs 3] [--threads 2] [--prefetch 0] [--workers 0,1] [--augment on,off]
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,8 @@ import { matmulGflops, median } from './machine.js';
 const { values } = parseArgs({
   options: {
     epochs: { type: 'string', default: '3' },
-    prefetch: { type: 'string', default: '0,1' },
+    prefetch: { type: 'string', default: '0' },
+    workers: { type: 'string', default: '0,1' },
     threads: { type: 'string', default: '2' },
     augment: { type: 'string', default: 'on,off' },
     shared: { type: 'string', default: join(fileURLToPath(import.meta.url), '../../../../shared') },
@@ -69,10 +70,11 @@ interface EpochTimes {
   wall: number;
 }
 
-async function runCase(augment: boolean, prefetch: number) {
+async function runCase(augment: boolean, prefetch: number, workers: number) {
   const common = { preprocess: bb.preprocess, batchSize: batch, seed: 42, prefetch };
   const train = await BatchLoader.open({
     ...common,
+    workers,
     samples: ds.splits.train,
     checked: trainImgs,
     augment: augment ? SEED_AUGMENT : undefined,
@@ -125,24 +127,25 @@ async function runCase(augment: boolean, prefetch: number) {
 
 const rows: string[] = [];
 for (const aug of list(values.augment))
-  for (const pf of list(values.prefetch).map(Number)) {
-    const { loaderS, times } = await runCase(aug === 'on', pf);
-    const m = (f: (t: EpochTimes) => number) => median(times.map(f));
-    const share = (t: EpochTimes) => n / t.wall / t.alone;
-    rows.push(
-      [
-        `augment ${aug}, prefetch ${pf}`,
-        `${loaderS.toFixed(2)} s`,
-        `${m((t) => t.alone).toFixed(1)}`,
-        `${m((t) => t.steps).toFixed(2)} s`,
-        `${m((t) => t.val).toFixed(2)} s`,
-        `${m((t) => t.wall).toFixed(2)} s (${m((t) => n / t.wall).toFixed(1)} img/s)`,
-        times.map((t) => `${(100 * share(t)).toFixed(0)}%`).join(', ') +
-          ` (median ${(100 * m(share)).toFixed(0)}%)`,
-      ].join(' | '),
-    );
-    console.error(rows.at(-1));
-  }
+  for (const pf of list(values.prefetch).map(Number))
+    for (const wk of list(values.workers).map(Number)) {
+      const { loaderS, times } = await runCase(aug === 'on', pf, wk);
+      const m = (f: (t: EpochTimes) => number) => median(times.map(f));
+      const share = (t: EpochTimes) => n / t.wall / t.alone;
+      rows.push(
+        [
+          `augment ${aug}, prefetch ${pf}, workers ${wk}`,
+          `${loaderS.toFixed(2)} s`,
+          `${m((t) => t.alone).toFixed(1)}`,
+          `${m((t) => t.steps).toFixed(2)} s`,
+          `${m((t) => t.val).toFixed(2)} s`,
+          `${m((t) => t.wall).toFixed(2)} s (${m((t) => n / t.wall).toFixed(1)} img/s)`,
+          times.map((t) => `${(100 * share(t)).toFixed(0)}%`).join(', ') +
+            ` (median ${(100 * m(share)).toFixed(0)}%)`,
+        ].join(' | '),
+      );
+      console.error(rows.at(-1));
+    }
 await Promise.all([step.release(), forward.release()]);
 console.log(
   `MobileNetV2 + LoRA r8, ${n} training and ${valImgs.samples.length} validation images, batch ${batch}, ${threads} threads, ${epochs} epochs per case; ORT MatMul ${(await matmulGflops(threads)).toFixed(0)} GFLOP/s\n`,

@@ -43,8 +43,15 @@ export class Augmenter {
     return new Augmenter(await AugmentKernel.open(kernel, preprocess.size), preprocess, cfg, trivial);
   }
 
-  /** The batch [N,3,H,W] of `images` (HWC RGB bytes of the preprocess size) under their `draws`. */
-  async run(images: readonly Uint8Array[], draws?: readonly AugmentDraw[]): Promise<Tensor<'float32'>> {
+  /**
+   * The batch [N,3,H,W] of `images` (HWC RGB bytes of the preprocess size) under their `draws`, written
+   * into `into` when given (an augmentation worker's share of a shared batch).
+   */
+  async run(
+    images: readonly Uint8Array[],
+    draws?: readonly AugmentDraw[],
+    into?: Float32Array,
+  ): Promise<Tensor<'float32'>> {
     const { kernel, preprocess, cfg } = this;
     const [h, w] = preprocess.size;
     const per = h * w * 3;
@@ -53,7 +60,9 @@ export class Augmenter {
     images.forEach((rgb, i) => {
       if (rgb.length !== per) throw new Error(`augment: image ${i} is not ${h}x${w} RGB`);
     });
-    const out = new Float32Array(images.length * per);
+    if (into && into.length !== images.length * per)
+      throw new Error(`augment: ${into.length} floats to write ${images.length} images into`);
+    const out = into ?? new Float32Array(images.length * per);
     const turn = (i: number) => (cfg ? kernel.geometry(images[i], draws![i], cfg) : images[i]);
     const finish = (rgb: Uint8Array, i: number) =>
       out.set(kernel.colour(rgb, preprocess, cfg?.jitter, draws?.[i]), i * per);

@@ -39,7 +39,12 @@ export async function checkImages(samples: Sample[], opts: CheckImagesOptions): 
   if (!(maxPixels > 0 && maxPixels <= MAX_INPUT_PIXELS)) {
     throw new Error(`checkImages: maxPixels ${maxPixels} must be in (0, ${MAX_INPUT_PIXELS}]`);
   }
-  const store = new ImageStore(samples.length, opts.size);
+  // Shared, so that a loader's augmentation workers read the images where they are.
+  const store = new ImageStore(
+    samples.length,
+    opts.size,
+    new SharedArrayBuffer(samples.length * opts.size[0] * opts.size[1] * 3),
+  );
   const errors: (Error | undefined)[] = [];
   let next = 0;
   const drain = async () => {

@@ -45,14 +45,15 @@ export class EpochImages {
     return new EpochImages(store, opts, augmenter);
   }
 
-  /** Images `indices` of the store as epoch `epoch` serves them: [N,3,H,W] in that order. */
-  batch(epoch: number, indices: readonly number[]): Promise<Tensor<'float32'>> {
+  /** Images `indices` of the store as epoch `epoch` serves them: [N,3,H,W] in that order, in `into` if given. */
+  batch(epoch: number, indices: readonly number[], into?: Float32Array): Promise<Tensor<'float32'>> {
     const { augment, seed, preprocess } = this.opts;
     const draws =
       augment && indices.map((i) => drawAugment(augment, augmentRng(seed, epoch, i), preprocess.size));
     return this.augmenter.run(
       indices.map((i) => this.store.image(i).rgb),
       draws,
+      into,
     );
   }
 

@@ -11,7 +11,7 @@ export class ImageStore {
   constructor(
     readonly count: number,
     readonly size: [number, number],
-    readonly buffer: ArrayBuffer = new ArrayBuffer(count * size[0] * size[1] * 3),
+    readonly buffer: ArrayBufferLike = new ArrayBuffer(count * size[0] * size[1] * 3),
   ) {
     this.imageBytes = size[0] * size[1] * 3;
     if (buffer.byteLength < count * this.imageBytes) {

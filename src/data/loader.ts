@@ -3,6 +3,7 @@ import type { Tensor } from '../graph/tensor.js';
 import type { Preprocess } from '../models/backbone.js';
 import { type AugmentConfig, checkAugmentConfig } from './augment.js';
 import { augmentKernelModule } from './augment-kernel-file.js';
+import { AugmentPool } from './augment-pool.js';
 import { type BadImagePolicy, type CheckedImages, checkImages, type SkippedImage } from './check-images.js';
 import { EpochImages, epochOrder } from './epoch-images.js';
 import type { Sample } from './sample.js';
@@ -32,6 +33,11 @@ export interface LoaderOptions {
    * seed recipe: a whole epoch at 83-88% of the step alone's img/s prepared on demand, 79-80% one ahead).
    */
   prefetch?: number;
+  /**
+   * Worker threads that prepare each batch with this one, its images split between them; default 0
+   * (this thread alone). The batches are the same either way.
+   */
+  workers?: number;
   /** Files that fail to decode: 'fail' (default) throws, 'skip' drops them (see `skipped`). */
   onBadImage?: BadImagePolicy;
   maxPixels?: number;
@@ -57,7 +63,7 @@ export class BatchLoader {
     /** Time spent decoding up front, ms (0 when given `checked`). */
     readonly decodeMs: number,
     private readonly opts: LoaderOptions & { batchSize: number; prefetch: number; seed: number },
-    private readonly images: EpochImages,
+    private readonly images: EpochImages | AugmentPool,
   ) {}
 
   static async open(opts: LoaderOptions): Promise<BatchLoader> {
@@ -72,10 +78,12 @@ export class BatchLoader {
       }));
     const decodeMs = opts.checked ? 0 : performance.now() - t0;
     if (checked.samples.length === 0) throw new Error('loader: every image was bad; nothing to load');
-    const images = await EpochImages.open(checked.images, {
-      ...settings,
-      kernel: await augmentKernelModule(),
-    });
+    const { preprocess, augment, seed, threads } = settings;
+    const options = { preprocess, augment, seed, threads, kernel: await augmentKernelModule() };
+    const images =
+      settings.workers > 0
+        ? await AugmentPool.open(checked.images, options, settings.workers)
+        : await EpochImages.open(checked.images, options);
     return new BatchLoader(checked.samples, checked.skipped, decodeMs, settings, images);
   }
 
@@ -127,7 +135,7 @@ export class BatchLoader {
     }
   }
 
-  /** Releases TrivialAugment's session, if any. */
+  /** Releases the workers and TrivialAugment's session, if any. */
   close(): Promise<void> {
     this.closed = true;
     return this.images.release();
@@ -158,6 +166,7 @@ function checkOptions(opts: LoaderOptions) {
     ...opts,
     batchSize: integer('batchSize', opts.batchSize, 1),
     prefetch: integer('prefetch', opts.prefetch ?? 0, 0),
+    workers: integer('workers', opts.workers ?? 0, 0),
     seed: opts.seed ?? 0,
   };
 }

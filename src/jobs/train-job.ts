@@ -160,6 +160,8 @@ export async function runTrainJob(
     checked: trainImgs,
     augment: c.augment,
     shuffle: true,
+    // Between steps ORT's threads are idle: the batch is prepared on as many (bench/train-epoch.ts).
+    workers: c.threads - 1,
   });
   const val =
     data.val.length > 0

@@ -79,11 +79,13 @@ test('eval batches: [N,3,H,W], last batch short, labels follow paths, pixels = d
   }
 });
 
-test('augmented batches are identical for any thread count and prefetch depth', async () => {
+test('augmented batches are identical for any thread count, prefetch depth and worker count', async () => {
   const opts = { augment: SEED_AUGMENT, shuffle: true, seed: 7 };
   const a = await collect({ ...opts, threads: 1, prefetch: 0 }, [0, 1]);
-  const b = await collect({ ...opts, threads: 2, prefetch: 3 }, [0, 1]);
-  assert.deepEqual(a, b);
+  assert.deepEqual(await collect({ ...opts, threads: 2, prefetch: 3 }, [0, 1]), a);
+  assert.deepEqual(await collect({ ...opts, workers: 1 }, [0, 1]), a);
+  // More workers than a short batch has images; and batches in flight on the workers at once.
+  assert.deepEqual(await collect({ ...opts, workers: 4, prefetch: 2 }, [0, 1]), a);
   const plain = await collect({ shuffle: true, seed: 7 }, [0]);
   assert.deepEqual(plain[0][0].paths, a[0][0].paths, 'augmentation does not change the order');
   assert.notDeepEqual(plain[0][0].input.data, a[0][0].input.data, 'but changes the pixels');
@@ -101,6 +103,7 @@ for (const [name, extra] of [
     const opts = { augment: { ...SEED_AUGMENT, ...extra }, shuffle: true };
     const a = await collect({ ...opts, seed: 7, threads: 1 }, [0, 1]);
     assert.deepEqual(await collect({ ...opts, seed: 7, threads: 2, prefetch: 2 }, [0, 1]), a);
+    assert.deepEqual(await collect({ ...opts, seed: 7, workers: 2 }, [0, 1]), a);
     const other = await collect({ ...opts, seed: 8 }, [0]);
     const without = await collect({ augment: SEED_AUGMENT, shuffle: true, seed: 7 }, [0]);
     assert.deepEqual(without[0][0].paths, a[0][0].paths, `${name} does not change the order`);
@@ -241,7 +244,7 @@ test('a process that never closes its loader still exits', async () => {
     'forgetful.mjs',
     `import { BatchLoader } from '${loaderUrl}';
 const samples = ${JSON.stringify((await samples).slice(0, 4))};
-const loader = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 2 });
+const loader = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 2, workers: 1 });
 for await (const b of loader.epoch(0)) console.log(b.input.shape.join('x'));`,
   );
   const out = execFileSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
