@@ -89,15 +89,17 @@ export class AugmentPool {
     return new AugmentPool(await here, ok, store.size);
   }
 
-  /** As EpochImages.batch: images `indices` of epoch `epoch`, [N,3,H,W] in that order. */
-  async batch(epoch: number, indices: readonly number[]): Promise<Tensor<'float32'>> {
+  /** As EpochImages.batch: images `indices` of epoch `epoch`, [N,3,H,W] in that order, in `into` if given. */
+  async batch(epoch: number, indices: readonly number[], into?: Float32Array): Promise<Tensor<'float32'>> {
     if (this.failure) throw this.failure;
     const [h, w] = this.size;
     const per = 3 * h * w;
     const n = indices.length;
     const shares = Math.min(this.workers.length + 1, n);
     const cut = (k: number) => Math.round((k * n) / shares);
-    const out = new Float32Array(n * per);
+    if (into && into.length !== n * per)
+      throw new Error(`augment pool: ${into.length} floats to write ${n} images into`);
+    const out = into ?? new Float32Array(n * per);
     // Share 0 is this thread's; the workers write theirs into `shared`, from image cut(1) on.
     const bytes = (n - cut(1)) * per * 4;
     const kept = this.spare.pop();

@@ -55,6 +55,8 @@ export interface LoaderOptions {
 export class BatchLoader {
   private waited = 0;
   private closed = false;
+  /** Batches' pixels handed back (recycle), to write later batches into. */
+  private readonly spare: Float32Array[] = [];
 
   private constructor(
     /** The samples served (bad images dropped under 'skip'), indexed as the cache. */
@@ -135,6 +137,17 @@ export class BatchLoader {
     }
   }
 
+  /**
+   * Takes back a batch its consumer is done with: a later batch of the same size is written into its
+   * pixels, which then change. Fresh memory for every batch page-faults as it is written: 0.1 s of a
+   * 0.5 s epoch of augmentation (MobileNetV2 seed recipe, 716 images, 2 cores).
+   */
+  recycle(batch: Batch): void {
+    // As many as can be in preparation at once, the newest kept (an epoch's short last batch is not).
+    this.spare.push(batch.input.data);
+    if (this.spare.length > this.opts.prefetch + 1) this.spare.shift();
+  }
+
   /** Releases the workers and TrivialAugment's session, if any. */
   close(): Promise<void> {
     this.closed = true;
@@ -143,8 +156,11 @@ export class BatchLoader {
 
   private async batch(epoch: number, indices: number[]): Promise<Batch> {
     if (this.closed) throw new Error('loader: closed');
+    const floats = indices.length * 3 * this.opts.preprocess.size[0] * this.opts.preprocess.size[1];
+    const at = this.spare.findIndex((s) => s.length === floats);
+    const into = at >= 0 ? this.spare.splice(at, 1)[0] : undefined;
     return {
-      input: await this.images.batch(epoch, indices),
+      input: await this.images.batch(epoch, indices, into),
       labels: Int32Array.from(indices, (i) => this.samples[i].label),
       paths: indices.map((i) => this.samples[i].path),
     };

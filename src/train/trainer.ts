@@ -21,6 +21,8 @@ export interface BatchSource {
   readonly batchesPerEpoch: number;
   /** Total milliseconds the consumer has waited for a batch that was not ready yet. */
   readonly waitMs: number;
+  /** Takes back a batch the trainer is done with, to reuse its memory (BatchLoader.recycle). */
+  recycle?(batch: Batch): void;
 }
 
 export interface TrainerSettings {
@@ -152,6 +154,7 @@ export async function runTraining(
       const { loss, logits } = mixed
         ? await step.run({ ...b.input, data: mixed.input }, b.labels, mixed)
         : await step.run(b.input, b.labels);
+      train.recycle?.(b);
       if (!Number.isFinite(loss)) {
         throw new DivergedError(
           `training diverged: the loss is ${loss} at epoch ${p.epoch + 1}, batch ${p.batch + 1}; the last checkpoint and the best adapter are kept. Lower --lr or set --clip-norm`,

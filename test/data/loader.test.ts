@@ -111,6 +111,36 @@ for (const [name, extra] of [
     assert.notDeepEqual(other[0][0].input.data, a[0][0].input.data);
   });
 
+test('a recycled batch is written again: the same batches as fresh memory gives, in its memory', async () => {
+  const opts = { augment: SEED_AUGMENT, shuffle: true, seed: 7 };
+  const want = await collect(opts, [0, 1]);
+  for (const workers of [0, 1]) {
+    const loader = await BatchLoader.open({
+      samples: await samples,
+      preprocess,
+      batchSize: 4,
+      ...opts,
+      workers,
+    });
+    try {
+      for (const [e, epoch] of want.entries()) {
+        const got: Batch[] = [];
+        const memory = new Set<ArrayBufferLike>();
+        for await (const b of loader.epoch(e)) {
+          got.push({ ...b, input: { ...b.input, data: b.input.data.slice() } });
+          memory.add(b.input.data.buffer);
+          loader.recycle(b);
+        }
+        assert.deepEqual(got, epoch, `epoch ${e}, ${workers} workers`);
+        // Two full batches in one memory; the short last one needs its own.
+        assert.equal(memory.size, 2, `epoch ${e}, ${workers} workers`);
+      }
+    } finally {
+      await loader.close();
+    }
+  }
+});
+
 test('an image is augmented the same whatever batch it is served in', async () => {
   const opts = { augment: SEED_AUGMENT, shuffle: true, seed: 7 };
   const byImage = (epoch: Batch[]) =>
