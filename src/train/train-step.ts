@@ -77,6 +77,7 @@ export class TrainStep {
       threads: opts.threads,
       profilePrefix: opts.profilePrefix,
       memPattern: false,
+      spinning: false,
     });
     return new TrainStep(model, session, grads, loss, opts);
   }
