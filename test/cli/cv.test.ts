@@ -120,6 +120,7 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
     demo: 'results/cv/98a82cb7aa329128-k5-s42-all',
     demo288: 'results/cv/9bc085bdbcf800ec-k5-s42-all',
     demoEma: 'results/cv/e799b1dc21748515-k5-s42-all',
+    demoLr: 'results/cv/8631d4291c2361c9-k5-s42-all',
   };
   assert.deepEqual(
     {
@@ -127,6 +128,7 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
       demo: folder(demo),
       demo288: folder([...demo, '--image-size', '288']),
       demoEma: folder([...demo, '--image-size', '288', '--ema', '0.99']),
+      demoLr: folder([...demo, '--image-size', '288', '--ema', '0.99', '--lr', '6e-4']),
     },
     want,
   );
@@ -141,7 +143,7 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
   });
   assert.equal(
     cvFolder('results/cv', demoRecipe, { folds: 5, foldSeed: undefined, pool: 'all' }),
-    want.demoEma,
+    want.demoLr,
   );
   // An option added since enters the hash only when given.
   const cropped = folder([...demo, '--image-size', '288', '--crop-scale', '0.5,1']);
