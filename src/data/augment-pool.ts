@@ -27,11 +27,11 @@ export type PoolReply = { id: number; error?: string };
  * draws still come from (seed, epoch, image), so the batches are the same bit for bit as EpochImages'
  * on one thread. This thread writes its share into the batch itself and copies the workers' in from
  * shared memory, since ONNX Runtime does not take a tensor in shared memory. It runs between train
- * steps, when ORT's threads are idle: one worker cuts an epoch's augmentation from 0.50–0.54 s to
- * 0.38–0.43 s on 2 cores (MobileNetV2 seed recipe, bench/train-epoch.ts). Overlapping the step with
- * it does not pay: the step's threads fill both cores. Augmenting in a niced process beside the step
- * got no CPU while ORT's threads spin, and with spinning off slowed the step by 10%, more than the
- * augmentation costs between steps (7%).
+ * steps, when ORT's threads are idle: one worker cuts an epoch's augmentation from 0.42–0.46 s to
+ * 0.27–0.28 s on 2 cores (MobileNetV2 seed recipe, recycled batches, bench/train-epoch.ts). Overlapping
+ * the step with it does not pay: the step's threads fill both cores. Augmenting in a niced process
+ * beside the step got no CPU while ORT's threads spun, and with their spinning off slowed the step by
+ * 10%, more than the augmentation costs between steps (7%).
  */
 export class AugmentPool {
   private nextId = 0;

@@ -27,8 +27,9 @@ export class ForwardStep {
 
   static async compile(model: LoraModel, opts: { threads?: number } = {}): Promise<ForwardStep> {
     // No arena: validation runs between epochs, and an arena would hold its activations (~380 MiB at
-    // batch 32) through every training step for no measurable speed. No spinning, as the train step's.
-    const options: SessionOptions = { threads: opts.threads, memArena: false, spinning: false };
+    // batch 32) through every training step for no measurable speed. Its threads stop spinning
+    // after each run, as the train step's.
+    const options: SessionOptions = { threads: opts.threads, memArena: false, stopSpinning: true };
     const split = splitPrefix(model.graph, new Set(model.params.keys()));
     if (!split) return new ForwardStep(model, options, undefined, () => model.graph);
     const prefix = toOnnxBytes(split.prefix, { untypedOutputs: split.boundary });

@@ -77,7 +77,7 @@ export class TrainStep {
       threads: opts.threads,
       profilePrefix: opts.profilePrefix,
       memPattern: false,
-      spinning: false,
+      stopSpinning: true,
     });
     return new TrainStep(model, session, grads, loss, opts);
   }
