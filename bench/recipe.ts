@@ -2,8 +2,8 @@
  * The seed recipe end to end on MobileNetV2: our `train` command against bench/torch_peer.py's PyTorch run of
  * the same recipe with its own data loading (torchvision transforms in a DataLoader), one after the other.
  * Prints each epoch's seconds (training plus validation), their median and the wall time of the whole run.
- * PyTorch's DataLoader gets `--torch-workers` worker processes (default 1); ours has none to set (its
- * augmentation is a graph on ORT's threads).
+ * PyTorch's DataLoader gets `--torch-workers` worker processes (default 1); ours has none to set (each
+ * batch is augmented between steps on this thread and one worker per further ORT thread: AugmentPool).
  *   node dist/bench/recipe.js [--epochs 2] [--threads 2] [--torch-workers 1] [--data <root>]
  */
 import { spawn } from 'node:child_process';
