@@ -45,7 +45,7 @@ export class Augmenter {
 
   /**
    * The batch [N,3,H,W] of `images` (HWC RGB bytes of the preprocess size) under their `draws`, written
-   * into `into` when given (an augmentation worker's share of a shared batch).
+   * into `into` when given (a recycled batch, or a share of an AugmentPool batch).
    */
   async run(
     images: readonly Uint8Array[],
