@@ -37,7 +37,7 @@ export const DEMO_RECIPE = {
 
 /** How the recipe was chosen, for the demo's report. */
 export const DEMO_RECIPE_NOTE = [
-  'The recipe (lr 3e-4, rank 16, alpha 32) was chosen on the Validation split (96.67% best-epoch accuracy',
+  'The base recipe (lr 3e-4, rank 16, alpha 32) was chosen on the Validation split (96.67% best-epoch accuracy',
   'over 3 seeds), then measured by 5-fold cross-validation (stratified, fold seed 42) of the 896 labelled',
   'photos, Training and Validation pooled: each fold trained on the other four for 15 epochs, kept its',
   "last epoch and was scored on its own photos. At the backbone's 224x224 it scored 91.07 ± 1.61%; fed",
