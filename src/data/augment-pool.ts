@@ -104,7 +104,9 @@ export class AugmentPool {
     const bytes = (n - cut(1)) * per * 4;
     const kept = this.spare.pop();
     const shared = kept && kept.byteLength >= bytes ? kept : new SharedArrayBuffer(bytes);
-    if (this.waiting.size === 0) this.hold(true);
+    // Held only while the workers have a share: a one-image batch is this thread's alone, and no
+    // reply would let them go again.
+    if (shares > 1 && this.waiting.size === 0) this.hold(true);
     const jobs = Array.from({ length: shares - 1 }, (_, k) => {
       const [from, to] = [cut(k + 1), cut(k + 2)];
       const id = this.nextId++;

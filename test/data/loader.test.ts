@@ -275,10 +275,13 @@ test('a process that never closes its loader still exits', async () => {
     `import { BatchLoader } from '${loaderUrl}';
 const samples = ${JSON.stringify((await samples).slice(0, 4))};
 const loader = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 2, workers: 1 });
-for await (const b of loader.epoch(0)) console.log(b.input.shape.join('x'));`,
+for await (const b of loader.epoch(0)) console.log(b.input.shape.join('x'));
+// Its last batch, of one image, is this thread's alone: the worker has no share of it.
+const short = await BatchLoader.open({ samples, preprocess: ${JSON.stringify(preprocess)}, batchSize: 3, workers: 1 });
+for await (const b of short.epoch(0)) console.log(b.input.shape.join('x'));`,
   );
   const out = execFileSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
-  assert.equal(out, '2x3x16x16\n2x3x16x16\n');
+  assert.equal(out, '2x3x16x16\n2x3x16x16\n3x3x16x16\n1x3x16x16\n');
 });
 
 const real = sharedPath('data/smoking');
