@@ -110,13 +110,17 @@ export function affine(
   const halfH = f32x4.splat(<f32>h / 2);
   const lastX = f32x4.splat(<f32>(w - 1));
   const black = i32x4.splat(-1);
+  // Pixel centres are multiples of ½ below 2^22, so stepping them by 4 in float32 is exact: building
+  // each group from scalars took a third of the function's time.
+  const left = <f32>(0.5 - <f64>w * 0.5);
+  const firstX = f32x4(left, left + 1, left + 2, left + 3);
+  const four = f32x4.splat(4);
   for (let y = 0; y < h; y++) {
     const cy = f32x4.splat(<f32>(<f64>y - <f64>h * 0.5 + 0.5));
     const yb = f32x4.mul(cy, vb);
     const ye = f32x4.mul(cy, ve);
-    for (let x = 0; x < w; x += 4) {
-      const x0 = <f64>x - <f64>w * 0.5 + 0.5;
-      const cx = f32x4(<f32>x0, <f32>(x0 + 1), <f32>(x0 + 2), <f32>(x0 + 3));
+    let cx = firstX;
+    for (let x = 0; x < w; x += 4, cx = f32x4.add(cx, four)) {
       const gx = f32x4.add(f32x4.add(f32x4.mul(cx, va), yb), vc);
       const gy = f32x4.add(f32x4.add(f32x4.mul(cx, vd), ye), vf);
       let sx = f32x4.nearest(f32x4.sub(f32x4.mul(f32x4.add(gx, one), halfW), half));
