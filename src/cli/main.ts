@@ -7,6 +7,7 @@ import { explainCommand } from './commands/explain.js';
 import { exportCommand } from './commands/export.js';
 import { predictCommand } from './commands/predict.js';
 import { serveCommand } from './commands/serve.js';
+import { soupCommand } from './commands/soup.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { webCommand } from './commands/web.js';
@@ -23,6 +24,7 @@ const program = new Command('smoker-lora')
   .addCommand(serveCommand())
   .addCommand(sweepCommand())
   .addCommand(cvCommand())
+  .addCommand(soupCommand())
   .addCommand(demoCommand())
   .addCommand(webCommand());
 nameStrayArguments(program);

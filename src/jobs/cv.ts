@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { positiveProbabilities, probabilities } from '../classify/classify.js';
 import { discoverDataset } from '../data/dataset.js';
@@ -7,18 +6,14 @@ import { stratifiedFolds } from '../data/folds.js';
 import type { Sample } from '../data/sample.js';
 import { computeMetrics, type Metrics } from '../eval/metrics.js';
 import { scoreSamples, type ScoredSamples } from '../eval/score-samples.js';
-import { toOnnxBytes } from '../graph/onnx-export.js';
-import { loadAdapterWeights } from '../lora/adapter-files.js';
-import { addLora, type LoraModel } from '../lora/lora-model.js';
-import { mergeSoup } from '../lora/merge.js';
-import { resolveBackbone } from '../models/resolve-backbone.js';
 import { RUN_FILES } from '../run/files.js';
 import { checkRunFolder } from '../run/run-folder.js';
 import { SavedModel } from '../run/saved-model.js';
 import { configHash } from '../run/config-hash.js';
-import { loraConfigFor, type TrainConfig } from '../run/train-config.js';
+import type { TrainConfig } from '../run/train-config.js';
 import type { EpochRecord } from '../train/history.js';
 import { writeFileAtomic } from '../weights/atomic-write.js';
+import { soupRuns } from './soup.js';
 import { runTrainJob, type JobHooks } from './train-job.js';
 
 export interface CvOptions {
@@ -280,15 +275,10 @@ export function bestThreshold(labels: number[], probs: number[]): { threshold: n
  * mean of their merged updates) and their ensemble (the mean of their logits).
  */
 async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[], classes: string[]) {
-  const backbone = await resolveBackbone(c.backbone, c.weights, c.imageSize);
-  const config = loraConfigFor(c, backbone);
-  const models: LoraModel[] = [];
-  for (let i = 1; i <= k; i++) {
-    const m = addLora(backbone, config, { numClasses: classes.length });
-    await loadAdapterWeights(join(root, `fold-${i}`), m);
-    models.push(m);
-  }
+  const foldDirs = Array.from({ length: k }, (_, i) => join(root, `fold-${i + 1}`));
   const soupDir = join(root, 'soup');
+  // Finished folds are never retrained, so a soup made of them before still holds.
+  if (!existsSync(join(soupDir, RUN_FILES.model))) await soupRuns(foldDirs, soupDir);
   const logitsOf = async (dir: string) => {
     const model = await SavedModel.load(dir, { threads: c.threads });
     try {
@@ -313,8 +303,7 @@ async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[
       await model.release();
     }
   };
-  await writeSoupFolder(soupDir, root, toOnnxBytes(mergeSoup(models)));
-  const runs = await Promise.all(Array.from({ length: k }, (_, i) => logitsOf(join(root, `fold-${i + 1}`))));
+  const runs = await Promise.all(foldDirs.map(logitsOf));
   const labels = runs[0].labels;
   const metricsOf = (logits: ArrayLike<number>) =>
     computeMetrics(
@@ -334,13 +323,6 @@ async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[
     soup: metricsOf(soup.logits),
     ensemble: metricsOf(mean),
   };
-}
-
-/** The soup as a run folder of its own (fold 1's config.json, the soup's model.onnx), so it can be served. */
-async function writeSoupFolder(dir: string, root: string, model: Uint8Array): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, RUN_FILES.config), readFileSync(join(root, 'fold-1', RUN_FILES.config)));
-  await writeFileAtomic(join(dir, RUN_FILES.model), model);
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

@@ -31,6 +31,8 @@ export const runInfoSchema = trainConfigSchema.extend({
     .refine((c) => new Set(c).size === c.length, 'must be distinct names'),
   preprocess: preprocessSchema,
   layout: z.string(),
+  /** The run folders this model is the soup of (`smoker-lora soup`); absent for a trained run. */
+  soupOf: z.array(z.string().min(1)).min(2).optional(),
 });
 
 export type RunInfo = z.infer<typeof runInfoSchema>;

@@ -92,8 +92,11 @@ export const trainConfigSchema = z.object({
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
-/** The adapters a run's settings ask for on this backbone. */
-export function loraConfigFor(c: TrainConfig, backbone: Backbone): LoraConfig {
+/** The adapters a run's settings ask for on this backbone (or a run folder's, whose targets are resolved). */
+export function loraConfigFor(
+  c: Pick<TrainConfig, 'rank' | 'alpha' | 'rslora' | 'dora'> & { targets?: LoraConfig['targets'] },
+  backbone: Backbone,
+): LoraConfig {
   return {
     r: c.rank,
     alpha: c.alpha,
