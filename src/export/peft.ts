@@ -54,6 +54,10 @@ export const exportPeft: Exporter = async (src, o) => {
     throw new Error(
       `PEFT adapters apply to torchvision modules by name; the backbone '${basename(backbone)}' is an ONNX file, not a torchvision resnet18/34/50`,
     );
+  if (src.info.soupOf)
+    throw new Error(
+      `${src.dir}: is a soup, whose merged update (the mean of ${src.info.soupOf.length} runs' B·A) is no one adapter of rank ${src.info.rank}; export one of its runs as a PEFT adapter, or the soup as ONNX`,
+    );
   const path = join(src.dir, ADAPTER_WEIGHTS);
   let tensors;
   try {
