@@ -17,7 +17,7 @@ export { onnxBackbone } from './models/onnx-backbone.js';
 export type { LoraConfig } from './lora/config.js';
 export { defaultTargets } from './lora/default-targets.js';
 export { addLora, loadParams, type LoraModel } from './lora/lora-model.js';
-export { mergeLora, unmergeLora } from './lora/merge.js';
+export { mergeLora, mergeSoup, unmergeLora } from './lora/merge.js';
 export { formatParamTable, summarizeParams } from './lora/param-table.js';
 export { saveAdapter, readAdapterConfig, loadAdapterWeights } from './lora/adapter-files.js';
 export { TrainStep, type TrainStepOptions } from './train/train-step.js';
@@ -29,3 +29,10 @@ export { loadSafetensors, saveSafetensors } from './weights/safetensors-file.js'
 export { loadTorchCheckpoint } from './weights/torch-checkpoint.js';
 export { exportRun, EXPORT_FORMATS, type ExportFormat } from './export/export-run.js';
 export type { ExportOptions } from './export/options.js';
+export { SEED_RECIPE, trainConfigSchema, type TrainConfig } from './run/train-config.js';
+// The jobs behind the CLI's commands, for scripts: each takes the settings its command's flags make.
+export { runTrainJob, type JobHooks } from './jobs/train-job.js';
+export { DEMO_RECIPE } from './jobs/demo.js';
+export { runCv, type CvOptions, type CvSummary } from './jobs/cv.js';
+export { runCvSeeds, type SeedsSummary } from './jobs/cv-seeds.js';
+export { soupRuns } from './jobs/soup.js';

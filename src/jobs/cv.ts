@@ -44,7 +44,7 @@ export interface FoldResult {
   history: EpochRecord[];
 }
 
-type Stat = { mean: number; sd: number };
+export type Stat = { mean: number; sd: number };
 
 export interface CvSummary {
   /** Where the folds and cv.json are. */
@@ -55,6 +55,7 @@ export interface CvSummary {
   folds: number;
   foldSeed: number;
   pool: CvOptions['pool'];
+  classes: string[];
   images: number;
   perFold: FoldResult[];
   /** Over folds (sample standard deviation). */
@@ -73,7 +74,7 @@ export interface CvSummary {
   heldOut?: { n: number; foldModels: number[]; soup: Metrics; ensemble: Metrics };
 }
 
-const stat = (xs: number[]): Stat => {
+export const stat = (xs: number[]): Stat => {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
   return { mean, sd };
@@ -170,6 +171,7 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
     folds: o.folds,
     foldSeed,
     pool: o.pool,
+    classes: ds.classes,
     images: pooled.length,
     perFold,
     accuracy: stat(perFold.map((f) => f.accuracy)),
@@ -205,7 +207,8 @@ export async function runCv(base: TrainConfig, o: CvOptions, hooks: JobHooks): P
  * What a fold contributes to the summary, kept beside its run (RUN_FILES.foldScores): small enough to
  * commit, so that a comparison goes on in a later checkout without the fold's model.
  */
-interface FoldScores {
+export interface FoldScores {
+  /** Relative to the data root. */
   images: string[];
   history: EpochRecord[];
   scored: { labels: number[]; probs: number[] };
@@ -216,21 +219,29 @@ interface FoldScores {
 function readFoldScores(dir: string, val: Sample[], data: string): FoldScores | null {
   const file = join(dir, RUN_FILES.foldScores);
   if (!existsSync(file)) return null;
-  const s = JSON.parse(readFileSync(file, 'utf8')) as FoldScores;
+  const s = readFoldScoresFile(dir);
   const same = s.images.length === val.length && val.every((v, i) => relative(data, v.path) === s.images[i]);
   if (!same)
     throw new Error(`${file}: scores of other images than this fold's; delete the file to score it again`);
   return s;
 }
 
+/** The scores saved in a fold's folder (or a fold soup's). */
+export const readFoldScoresFile = (dir: string): FoldScores =>
+  JSON.parse(readFileSync(join(dir, RUN_FILES.foldScores), 'utf8')) as FoldScores;
+
 const plain = (s: ScoredSamples) => ({ labels: Array.from(s.labels), probs: Array.from(s.probs) });
 
-/** Scores a finished fold's model on its images, with and without flip, and saves the scores. */
-async function scoreFinishedFold(dir: string, val: Sample[], c: TrainConfig): Promise<FoldScores> {
+/**
+ * Scores a finished fold's model (or a soup of fold models, which has no history) on its images, with
+ * and without flip, and saves the scores.
+ */
+export async function scoreFinishedFold(dir: string, val: Sample[], c: TrainConfig): Promise<FoldScores> {
   const scored = plain(await scoreFold(dir, val, c, c.tta));
+  const history = join(dir, RUN_FILES.history);
   const s: FoldScores = {
     images: val.map((v) => relative(c.data, v.path)),
-    history: JSON.parse(readFileSync(join(dir, RUN_FILES.history), 'utf8')) as EpochRecord[],
+    history: existsSync(history) ? (JSON.parse(readFileSync(history, 'utf8')) as EpochRecord[]) : [],
     scored,
     // A run that scores with test-time flip already gave the flipped scores.
     flipped: c.tta ? scored : plain(await scoreFold(dir, val, c, true)),
@@ -325,7 +336,8 @@ async function measureSoup(c: TrainConfig, root: string, k: number, val: Sample[
   };
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+export const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+export const pctPm = (x: Stat) => `${(100 * x.mean).toFixed(2)} ± ${(100 * x.sd).toFixed(2)}%`;
 
 function formatFoldRows(rows: FoldResult[]): string {
   return rows
@@ -351,7 +363,6 @@ export function formatCvSummary(s: CvSummary): string {
     `${f.bestEpoch}/${f.keptEpoch}`,
     `${f.seconds.toFixed(0)} s`,
   ]);
-  const pctPm = (x: Stat) => `${(100 * x.mean).toFixed(2)} ± ${(100 * x.sd).toFixed(2)}%`;
   cells.push([
     'mean ± sd',
     String(s.images),

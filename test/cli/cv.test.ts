@@ -7,7 +7,9 @@ import { configFromOptions } from '../../src/cli/commands/train.js';
 import { cvCommand } from '../../src/cli/commands/cv.js';
 import { cvFolder, cvRecipe } from '../../src/jobs/cv.js';
 import { DEMO_RECIPE } from '../../src/jobs/demo.js';
-import { readJson, runCli, tinyFixture, trainArgs, type Fixture } from './cli-fixture.js';
+import type { SeedsSummary } from '../../src/jobs/cv-seeds.js';
+import type { FoldScores } from '../../src/jobs/cv.js';
+import { oneLineError, readJson, runCli, tinyFixture, trainArgs, type Fixture } from './cli-fixture.js';
 
 /* `cv` for real on the tiny set (24 training + 8 validation images, ResNet-18 with random weights). */
 
@@ -96,6 +98,65 @@ test('cv --pool train: Validation measures each fold model, their soup and their
   statSync(join(out, folder, 'soup', 'model.onnx'));
 });
 
+test('cv --seeds: each seed on the same folds, their ensemble the mean probability, their soup kept with its scores', async () => {
+  const f = await tinyFixture();
+  const out = join(f.root, 'cv-seeds');
+  const args = cvArgs(f, out, ['--folds', '2', '--epochs', '1', '--seeds', '1,2']);
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const folder = readdirSync(out).find((n) => n.endsWith('-k2-s1-all-seeds-1_2'));
+  assert.ok(folder, readdirSync(out).join(', '));
+  const file = join(out, folder, 'seeds.json');
+  const s = readJson(file) as SeedsSummary;
+  // Each seed is its own cv, on the folds the first seed made.
+  const runs = s.perSeed.map(
+    (p) => readJson(join(p.folder, 'cv.json')) as Summary & { recipe: { seed: number }; foldSeed: number },
+  );
+  assert.deepEqual(
+    runs.map((c) => [c.recipe.seed, c.foldSeed]),
+    [
+      [1, 1],
+      [2, 1],
+    ],
+  );
+  assert.deepEqual(
+    s.perSeed.map((p) => p.accuracy),
+    runs.map((c) => c.accuracy),
+  );
+  for (const k of [1, 2]) {
+    const scores = s.perSeed.map(
+      (p) => readJson(join(p.folder, `fold-${k}`, 'fold-scores.json')) as FoldScores,
+    );
+    assert.deepEqual(scores[0].images, scores[1].images);
+    const { labels } = scores[0].scored;
+    const right = labels.filter(
+      (y, i) => ((scores[0].scored.probs[i] + scores[1].scored.probs[i]) / 2 >= 0.5 ? 1 : 0) === y,
+    );
+    assert.equal(s.perFold[k - 1].ensemble.accuracy, right.length / labels.length);
+    statSync(join(out, folder, `fold-${k}`, 'model.onnx'));
+    const soup = readJson(join(out, folder, `fold-${k}`, 'fold-scores.json')) as FoldScores;
+    assert.deepEqual(soup.images, scores[0].images);
+    assert.ok(s.perFold[k - 1].soup!.accuracy >= 0 && s.perFold[k - 1].soup!.accuracy <= 1);
+  }
+  assert.match(r.stdout, /2 training seeds of one recipe on the same 2 folds \(seeded 1\)/);
+
+  // With only the scores left (the seeds' folds and the soups), the summary is the same.
+  for (const dir of [...s.perSeed.map((p) => p.folder), join(out, folder)])
+    for (const k of [1, 2])
+      for (const name of readdirSync(join(dir, `fold-${k}`)))
+        if (name !== 'fold-scores.json') rmSync(join(dir, `fold-${k}`, name), { recursive: true });
+  const again = await runCli(args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(readJson(file), s);
+  // Without the soup's scores as well, it says why there is no soup.
+  rmSync(join(out, folder, 'fold-1', 'fold-scores.json'));
+  const noSoup = await runCli(args);
+  assert.equal(noSoup.code, 0, noSoup.stderr);
+  assert.match(noSoup.stdout, /no soup: .*fold-1 holds only its scores/);
+
+  oneLineError(await runCli(cvArgs(f, out, ['--seeds', '3'])), /--seeds 3: give two or more different seeds/);
+});
+
 test("the recorded results/cv folders are still the ones their recipes' flags name", () => {
   const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
   // The command of results/cv/README.md, with the flags of the defaults and of the demo's recipe.
@@ -133,6 +194,8 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
     want,
   );
   for (const f of Object.values(want)) assert.ok(existsSync(join(repo, f)), f);
+  // The demo's recipe over three seeds (cv --seeds 42,1,2), its seeds' folders among the above's kind.
+  assert.ok(existsSync(join(repo, `${want.demoLr}-seeds-42_1_2`, 'seeds.json')));
   // The demo trains the recipe whose cross-validation is recorded (its final fit aside).
   const demoRecipe = cvRecipe({
     ...DEMO_RECIPE,

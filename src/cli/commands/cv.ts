@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { formatCvSummary, runCv } from '../../jobs/cv.js';
+import { formatSeedsSummary, runCvSeeds } from '../../jobs/cv-seeds.js';
 import { onInterrupt } from '../interrupt.js';
 import { parse } from '../parse.js';
 import { addTrainOptions, configFromOptions } from './train.js';
@@ -21,14 +22,25 @@ export function cvCommand(): Command {
         .choices(['all', 'train'])
         .default('all'),
     )
+    .option(
+      '--seeds <list>',
+      "repeat the recipe over these training seeds on the same folds (folds seeded by the first, unless --fold-seed): each seed's figures, how far a fold moves between seeds, and the seeds' ensemble and soup per fold",
+      parse.list(parse.int(0)),
+    )
     .action(async (o) => {
       const config = configFromOptions(o, o.out);
       const options = { folds: o.folds, foldSeed: o.foldSeed, pool: o.pool };
       const log = (line: string) => process.stdout.write(line + '\n');
       const interrupt = onInterrupt(log);
       try {
-        const summary = await runCv(config, options, { log, shouldStop: interrupt.requested });
-        log(`\n${formatCvSummary(summary)}\nwrote ${summary.folder}/cv.json`);
+        const hooks = { log, shouldStop: interrupt.requested };
+        if (o.seeds) {
+          const summary = await runCvSeeds(config, o.seeds, options, hooks);
+          log(`\n${formatSeedsSummary(summary)}\nwrote ${summary.folder}/seeds.json`);
+        } else {
+          const summary = await runCv(config, options, hooks);
+          log(`\n${formatCvSummary(summary)}\nwrote ${summary.folder}/cv.json`);
+        }
       } finally {
         interrupt.dispose();
       }
