@@ -4,6 +4,7 @@ import type { KernelModule } from './augment-kernel.js';
 import { EpochImages, epochOrder } from './epoch-images.js';
 import type { ImageStore } from './image-store.js';
 import type { Batch } from './loader.js';
+import { SpareBuffers } from './spare-buffers.js';
 
 export interface MemoryBatchOptions {
   preprocess: Preprocess;
@@ -26,6 +27,8 @@ export interface MemoryBatchOptions {
  */
 export class MemoryBatches {
   readonly waitMs = 0;
+  /** Batches' pixels handed back (recycle): each batch is prepared when asked for, so one at a time. */
+  private readonly spare = new SpareBuffers(1);
 
   private constructor(
     private readonly store: ImageStore,
@@ -56,12 +59,18 @@ export class MemoryBatches {
     for (let start = fromBatch * batchSize; start < order.length; start += batchSize) {
       await this.opts.beforeBatch?.();
       const indices = order.slice(start, start + batchSize);
+      const floats = indices.length * 3 * this.opts.preprocess.size[0] * this.opts.preprocess.size[1];
       yield {
-        input: await this.images.batch(epoch, indices),
+        input: await this.images.batch(epoch, indices, this.spare.take(floats)),
         labels: Int32Array.from(indices, (i) => this.labels[i]),
         paths: indices.map((i) => this.names[i]),
       };
     }
+  }
+
+  /** Takes back a batch its consumer is done with, as BatchLoader.recycle: its pixels then change. */
+  recycle(batch: Batch): void {
+    this.spare.give(batch.input.data);
   }
 
   /** Releases TrivialAugment's session, if any. */

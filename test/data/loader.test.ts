@@ -171,6 +171,16 @@ test("MemoryBatches (the browser's worker) serves the loader's batches from the 
     assert.equal(memory.batchesPerEpoch, 3);
     assert.deepEqual([await drain(memory.epoch(0)), await drain(memory.epoch(1))], want);
     assert.deepEqual(await drain(memory.epoch(1, 2)), want[1].slice(2));
+    // Recycled as the trainer does: the same batches, the full ones in one memory.
+    const got: Batch[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for await (const b of memory.epoch(0)) {
+      got.push({ ...b, input: { ...b.input, data: b.input.data.slice() } });
+      buffers.add(b.input.data.buffer);
+      memory.recycle(b);
+    }
+    assert.deepEqual(got, want[0]);
+    assert.equal(buffers.size, 2);
   } finally {
     await memory.release();
   }
