@@ -26,7 +26,8 @@ export interface SessionOptions {
    * while). A training run sets it: after each step they spun on both cores while the next batch was
    * augmented and the validation ran. MobileNetV2 seed-recipe epochs (bench/train-epoch.ts, one worker,
    * 2 rounds): 6.46 and 6.10 s spinning, 5.49 and 5.61 s stopped at the end of each run, 5.95 and
-   * 5.84 s with spinning off altogether, which slows the step itself by 4–7%.
+   * 5.84 s with spinning off altogether, which slows the step itself by 4–7%. Inference sessions keep
+   * spinning: it answers one-image calls sooner (README, "Server and web page").
    */
   stopSpinning?: boolean;
 }
