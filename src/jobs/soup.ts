@@ -40,11 +40,17 @@ const SHARED = [
 export async function soupRuns(runs: readonly string[], out: string): Promise<RunInfo> {
   if (runs.length < 2) throw new Error(`soup: give two or more run folders (got ${runs.length})`);
   const infos = await Promise.all(runs.map((dir) => readRunInfo(dir)));
-  for (const dir of runs)
+  for (const [i, dir] of runs.entries()) {
+    const { soupOf } = infos[i];
+    if (soupOf)
+      throw new Error(
+        `soup: ${dir} is a soup itself (of ${soupOf.join(', ')}), with no adapter of its own; give its runs instead`,
+      );
     if (!existsSync(join(dir, RUN_FILES.model)) || !existsSync(join(dir, RUN_FILES.adapterWeights)))
       throw new Error(
         `soup: ${dir} is not a finished run (no ${RUN_FILES.model} or ${RUN_FILES.adapterWeights}); finish it with 'smoker-lora train --resume' first`,
       );
+  }
   const [first] = infos;
   for (const [i, info] of infos.entries()) {
     const field = SHARED.find((f) => !isDeepStrictEqual(info[f], first[f]));

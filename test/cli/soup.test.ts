@@ -63,7 +63,7 @@ test('soup: every weight of the soup is the mean of the runs’ merged weights, 
   );
 });
 
-test('soup refuses, in one line each: one run, another network, an unfinished run, a full --out, a PEFT export', async () => {
+test('soup refuses, in one line each: one run, another network, an unfinished run, a full --out, a soup, a PEFT export', async () => {
   const f = await tinyFixture();
   const [a, b, rank2, soup] = ['r-a', 'r-b', 'r-rank2', 'r-soup'].map((n) => join(f.root, n));
   for (const [out, extra] of [
@@ -92,6 +92,10 @@ test('soup refuses, in one line each: one run, another network, an unfinished ru
   const before = statSync(join(soup, 'model.onnx')).mtimeMs;
   await refused(['soup', b, a, '--out', soup], /holds a run already/);
   assert.equal(statSync(join(soup, 'model.onnx')).mtimeMs, before, 'the first soup is kept');
+  await refused(
+    ['soup', soup, a, '--out', join(f.root, 'r-soup2')],
+    /is a soup itself .* give its runs instead/,
+  );
   await refused(
     ['export', '--model', soup, '--format', 'peft', '--out', join(f.root, 'r-peft')],
     /is a soup, whose merged update .* export one of its runs/,
