@@ -194,6 +194,7 @@ async function train(r: Extract<Request, { type: 'train' }>): Promise<void> {
     threads: c.threads,
     labelSmoothing: c.labelSmoothing,
     classWeights: c.classWeights,
+    headDropout: c.headDropout,
   });
   const forward = await ForwardStep.compile(model, { threads: c.threads });
   let best: Map<string, Float32Array> | undefined;

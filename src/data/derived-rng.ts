@@ -28,6 +28,10 @@ export const shuffleRng = (seed: number, epoch: number): Rng => derivedRng([seed
 export const mixRng = (seed: number, epoch: number, batch: number): Rng =>
   derivedRng([seed, epoch, 2, batch]);
 
+/** The generator of batch `batch`'s head dropout mask in epoch `epoch`. */
+export const dropoutRng = (seed: number, epoch: number, batch: number): Rng =>
+  derivedRng([seed, epoch, 3, batch]);
+
 /** The generator that augments sample `index` in epoch `epoch`. */
 export const augmentRng = (seed: number, epoch: number, index: number): Rng =>
   derivedRng([seed, epoch, 1, index]);

@@ -51,7 +51,7 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
     '## Model',
     '',
     `- Backbone: ${backboneLabel(info.backbone)}, LoRA rank ${info.rank}, alpha ${info.alpha}${info.rslora ? ' (rsLoRA)' : ''}${info.dora ? ' (DoRA)' : ''} on ${Array.isArray(info.targets) ? `${info.targets.length} convs` : `the convs matching \`${info.targets}\``}, a new ${info.classes.length}-class head`,
-    `- Training: ${info.epochs} epochs, batch ${info.batch}, ${info.optimizer} lr ${info.lr}, seed ${info.seed}${info.allLabelled ? ', on every labelled image (no validation held out)' : `, the ${info.keep} epoch on validation kept`}`,
+    `- Training: ${info.epochs} epochs, batch ${info.batch}, ${info.optimizer} lr ${info.lr}${info.headDropout ? `, dropout ${info.headDropout} before the head` : ''}, seed ${info.seed}${info.allLabelled ? ', on every labelled image (no validation held out)' : `, the ${info.keep} epoch on validation kept`}`,
     ...(info.soupOf
       ? [
           `- A soup of ${info.soupOf.length} such runs (${info.soupOf.map((d) => `\`${basename(resolve(d))}\``).join(', ')}): each adapted conv holds W + the mean of their merged updates, the head is their mean head; the training line is the first run's`,

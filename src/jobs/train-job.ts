@@ -178,6 +178,7 @@ export async function runTrainJob(
     threads: c.threads,
     labelSmoothing: c.labelSmoothing,
     classWeights: c.classWeights,
+    headDropout: c.headDropout,
   });
   const forward = await ForwardStep.compile(model, { threads: c.threads });
   try {

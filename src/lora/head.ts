@@ -5,6 +5,7 @@ import { kaimingUniform } from './init.js';
 
 export const HEAD_WEIGHT = 'fc.weight';
 export const HEAD_BIAS = 'fc.bias';
+export const HEAD_NODE = 'fc';
 
 /** Appends the new classification head, Linear(features -> classes), with trainable weight and bias inputs. */
 export function addHead(g: Graph, features: string, featureDim: number, numClasses: number): string {
@@ -12,7 +13,7 @@ export function addHead(g: Graph, features: string, featureDim: number, numClass
     { name: HEAD_WEIGHT, dtype: 'float32', shape: [numClasses, featureDim] },
     { name: HEAD_BIAS, dtype: 'float32', shape: [numClasses] },
   );
-  return g.op('Gemm', [features, HEAD_WEIGHT, HEAD_BIAS], { transB: attr.int(1) }, 'fc');
+  return g.op('Gemm', [features, HEAD_WEIGHT, HEAD_BIAS], { transB: attr.int(1) }, HEAD_NODE);
 }
 
 /** nn.Linear's default init: weight and bias uniform in ±1/√in. */

@@ -86,6 +86,8 @@ export const trainConfigSchema = z.object({
   rslora: z.boolean().default(false),
   /** DoRA (PEFT's use_dora). Added later: absent unless given, so other recipes keep config.json and hash. */
   dora: z.boolean().optional(),
+  /** Dropout on the features before the new head, in training only (absent unless given, as dora). */
+  headDropout: z.number().min(0).lt(1).optional(),
   /** The run's decision threshold on P(positive class); every release wrote it, so it has no default. */
   threshold: z.number().min(0).max(1),
 });

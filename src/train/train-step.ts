@@ -6,7 +6,9 @@ import {
 } from '../autodiff/cross-entropy.js';
 import { toOnnxBytes } from '../graph/onnx-export.js';
 import type { Tensor } from '../graph/tensor.js';
+import { HEAD_NODE, HEAD_WEIGHT } from '../lora/head.js';
 import type { LoraModel } from '../lora/lora-model.js';
+import type { Rng } from '../random/rng.js';
 import { probeShapes } from '../runtime/probe-shapes.js';
 import { Session } from '../runtime/session.js';
 import type { Param } from './optim/optimizer.js';
@@ -23,6 +25,11 @@ export interface TrainStepOptions {
   imageSize?: [number, number];
   /** Values of the graph to return from each run as well (`StepResult.exposed`), e.g. to compare engines. */
   expose?: string[];
+  /**
+   * Dropout on the head's input features with this probability (inverted: kept ones are scaled by
+   * 1/(1-p), so inference, which has no dropout, sees the same expected features).
+   */
+  headDropout?: number;
 }
 
 export interface StepResult {
@@ -33,6 +40,7 @@ export interface StepResult {
 }
 
 const COEFFS = 'ce_coeffs';
+const DROPOUT_MASK = 'head_dropout_mask';
 
 /**
  * One compiled training step: forward, cross-entropy and backward as a single ONNX graph whose inputs are
@@ -61,6 +69,12 @@ export class TrainStep {
     const [h, w] = opts.imageSize ?? model.backbone.preprocess.size;
     g.inputs = g.inputs.map((i) => (i.name === 'input' ? { ...i, shape: ['N', 3, h, w] } : i));
     g.inputs.push({ name: COEFFS, dtype: 'float32', shape: ['N', model.numClasses] });
+    if (opts.headDropout) {
+      const fc = g.node(HEAD_NODE);
+      g.inputs.push({ name: DROPOUT_MASK, dtype: 'float32', shape: ['N', headFeatures(model)] });
+      fc.inputs[0] = g.op('Mul', [fc.inputs[0], DROPOUT_MASK]);
+      g.sort();
+    }
     const loss = appendCrossEntropy(g, 'logits', COEFFS);
     g.outputs = [
       { name: loss, dtype: 'float32', shape: [] },
@@ -84,13 +98,15 @@ export class TrainStep {
 
   /**
    * Runs forward and backward on a batch [N,3,H,W] with integer labels, or on a mixed batch whose image
-   * i is `mix.lambda` of label i and the rest of label `mix.partner[i]`; fills each param's `grad`.
+   * i is `mix.lambda` of label i and the rest of label `mix.partner[i]`; fills each param's `grad`. With
+   * head dropout, `dropout` draws the batch's mask.
    */
   async run(
     input: Tensor<'float32'>,
     labels: ArrayLike<number>,
-    mix?: { partner: ArrayLike<number>; lambda: number },
+    o: { mix?: { partner: ArrayLike<number>; lambda: number }; dropout?: Rng } = {},
   ): Promise<StepResult> {
+    const { mix } = o;
     const ce = { weights: this.opts.classWeights, labelSmoothing: this.opts.labelSmoothing };
     const k = this.model.numClasses;
     const partnerLabels = mix && Array.from(mix.partner, (j) => labels[j]);
@@ -100,6 +116,12 @@ export class TrainStep {
         ? mixedCoefficients(labels, partnerLabels!, mix.lambda, k, ce)
         : crossEntropyCoefficients(labels, k, ce),
     };
+    const p = this.opts.headDropout;
+    if (p) {
+      if (!o.dropout)
+        throw new Error("TrainStep: head dropout needs a generator for its mask (run's dropout)");
+      feeds[DROPOUT_MASK] = dropoutMask(o.dropout, [input.shape[0], headFeatures(this.model)], p);
+    }
     for (const [name, t] of this.model.params) feeds[name] = t;
     const out = await this.session.run(feeds);
     for (const p of this.params) p.grad.set(out[this.gradNames.get(p.name)!].data as Float32Array);
@@ -119,4 +141,14 @@ export class TrainStep {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+const headFeatures = (model: LoraModel): number => model.params.get(HEAD_WEIGHT)!.shape[1];
+
+/** Each entry 0 with probability p, else 1/(1-p): torch's nn.Dropout in training mode. */
+export function dropoutMask(rng: Rng, shape: [number, number], p: number): Tensor<'float32'> {
+  const data = new Float32Array(shape[0] * shape[1]);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < data.length; i++) data[i] = rng.next() < p ? 0 : keep;
+  return { dtype: 'float32', shape, data };
 }

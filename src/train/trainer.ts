@@ -1,5 +1,5 @@
 import { DEFAULT_THRESHOLD, decide, probabilities } from '../classify/classify.js';
-import { mixRng } from '../data/derived-rng.js';
+import { dropoutRng, mixRng } from '../data/derived-rng.js';
 import type { Batch } from '../data/loader.js';
 import { HEAD_BIAS, HEAD_WEIGHT } from '../lora/head.js';
 import type { LoraModel } from '../lora/lora-model.js';
@@ -151,9 +151,10 @@ export async function runTraining(
         s.mix.mixup > 0 || s.mix.cutmix > 0
           ? mixBatch(b.input.data, b.input.shape, s.mix, mixRng(s.seed, p.epoch, p.batch))
           : undefined;
+      const dropout = dropoutRng(s.seed, p.epoch, p.batch);
       const { loss, logits } = mixed
-        ? await step.run({ ...b.input, data: mixed.input }, b.labels, mixed)
-        : await step.run(b.input, b.labels);
+        ? await step.run({ ...b.input, data: mixed.input }, b.labels, { mix: mixed, dropout })
+        : await step.run(b.input, b.labels, { dropout });
       train.recycle?.(b);
       if (!Number.isFinite(loss)) {
         throw new DivergedError(

@@ -212,6 +212,10 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
   const cropped = folder([...demo, '--image-size', '288', '--crop-scale', '0.5,1']);
   assert.match(cropped, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
   assert.notEqual(cropped, want.demo288);
+  const dropout = folder([...demo, '--head-dropout', '0.2']);
+  assert.match(dropout, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
+  assert.notEqual(dropout, want.demo);
+  assert.equal(folder([...demo, '--head-dropout', '0']), want.demo);
   const dora = folder([...demo, '--dora']);
   assert.match(dora, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
   assert.notEqual(dora, want.demo);

@@ -130,6 +130,11 @@ export function addTrainOptions(cmd: Command): Command {
     )
     .option('--rslora', 'rsLoRA: scale the update by alpha/√rank')
     .option(
+      '--head-dropout <p>',
+      "dropout on the features before the new head, in training only (torchvision's MobileNetV2 classifier: 0.2)",
+      parse.number(0, 0.99),
+    )
+    .option(
       '--dora',
       'DoRA: a trained magnitude per output channel times the normalised W + B·A (PEFT use_dora)',
     )
@@ -216,6 +221,7 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
     rslora: Boolean(o.rslora),
     // Only when given, as --crop-scale.
     dora: o.dora ? true : undefined,
+    headDropout: o.headDropout || undefined,
     threshold: o.threshold,
   };
   const parsed = trainConfigSchema.safeParse(candidate);
