@@ -68,7 +68,7 @@ export class BatchLoader {
     private readonly opts: LoaderOptions & { batchSize: number; prefetch: number; seed: number },
     private readonly images: EpochImages | AugmentPool,
   ) {
-    this.spare = new SpareBuffers(opts.prefetch + 1);
+    this.spare = new SpareBuffers(opts.prefetch + 1, opts.preprocess.size);
   }
 
   static async open(opts: LoaderOptions): Promise<BatchLoader> {
@@ -156,9 +156,8 @@ export class BatchLoader {
 
   private async batch(epoch: number, indices: number[]): Promise<Batch> {
     if (this.closed) throw new Error('loader: closed');
-    const floats = indices.length * 3 * this.opts.preprocess.size[0] * this.opts.preprocess.size[1];
     return {
-      input: await this.images.batch(epoch, indices, this.spare.take(floats)),
+      input: await this.images.batch(epoch, indices, this.spare.take(indices.length)),
       labels: Int32Array.from(indices, (i) => this.samples[i].label),
       paths: indices.map((i) => this.samples[i].path),
     };

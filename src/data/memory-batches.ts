@@ -28,7 +28,7 @@ export interface MemoryBatchOptions {
 export class MemoryBatches {
   readonly waitMs = 0;
   /** Batches' pixels handed back (recycle): each batch is prepared when asked for, so one at a time. */
-  private readonly spare = new SpareBuffers(1);
+  private readonly spare: SpareBuffers;
 
   private constructor(
     private readonly store: ImageStore,
@@ -36,7 +36,9 @@ export class MemoryBatches {
     private readonly names: readonly string[],
     private readonly opts: MemoryBatchOptions,
     private readonly images: EpochImages,
-  ) {}
+  ) {
+    this.spare = new SpareBuffers(1, opts.preprocess.size);
+  }
 
   static async open(
     store: ImageStore,
@@ -59,9 +61,8 @@ export class MemoryBatches {
     for (let start = fromBatch * batchSize; start < order.length; start += batchSize) {
       await this.opts.beforeBatch?.();
       const indices = order.slice(start, start + batchSize);
-      const floats = indices.length * 3 * this.opts.preprocess.size[0] * this.opts.preprocess.size[1];
       yield {
-        input: await this.images.batch(epoch, indices, this.spare.take(floats)),
+        input: await this.images.batch(epoch, indices, this.spare.take(indices.length)),
         labels: Int32Array.from(indices, (i) => this.labels[i]),
         paths: indices.map((i) => this.names[i]),
       };

@@ -6,16 +6,23 @@
 export class SpareBuffers {
   private readonly spare: Float32Array[] = [];
 
-  /** `keep`: as many as can be in use at once; the newest are kept (an epoch's short last batch is not). */
-  constructor(private readonly keep: number) {}
+  /**
+   * `keep`: as many as can be in use at once; the newest are kept (an epoch's short last batch is not).
+   * `size`: a batch's [height, width].
+   */
+  constructor(
+    private readonly keep: number,
+    private readonly size: readonly [number, number],
+  ) {}
 
   give(data: Float32Array): void {
     this.spare.push(data);
     if (this.spare.length > this.keep) this.spare.shift();
   }
 
-  /** A spare of `length` floats, no longer spare, if there is one. */
-  take(length: number): Float32Array | undefined {
+  /** A spare for a batch of `images` RGB images, no longer spare, if there is one. */
+  take(images: number): Float32Array | undefined {
+    const length = images * 3 * this.size[0] * this.size[1];
     const at = this.spare.findIndex((s) => s.length === length);
     return at >= 0 ? this.spare.splice(at, 1)[0] : undefined;
   }
