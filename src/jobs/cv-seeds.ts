@@ -79,7 +79,8 @@ export async function runCvSeeds(
     if (typeof soup === 'string') soupMissing ??= soup;
     perFold.push({
       fold: k,
-      seeds: scores.map((s) => scoredOf(s.scored)),
+      // Each seed's own cv scored its fold already.
+      seeds: runs.map((r) => ({ accuracy: r.perFold[k - 1].accuracy, logLoss: r.perFold[k - 1].logLoss })),
       ensemble: scoredOf({ labels, probs }),
       soup: typeof soup === 'string' ? null : scoredOf(soup.scored),
     });
