@@ -2,7 +2,7 @@ import { attr, type Graph } from '../graph/ir.js';
 import { toFloat32, type Tensor } from '../graph/tensor.js';
 import { doraNorms, doraScale } from './dora.js';
 import { branchScale } from './inject.js';
-import { HEAD_BIAS, HEAD_WEIGHT } from './head.js';
+import { HEAD_BIAS, HEAD_NODE, HEAD_WEIGHT } from './head.js';
 import type { LoraModel } from './lora-model.js';
 
 /**
@@ -94,7 +94,7 @@ export function mergeSoup(models: readonly LoraModel[]): Graph {
   shiftWeights(g, models, 1);
   const w = g.constant(meanParam(models, HEAD_WEIGHT), HEAD_WEIGHT);
   const b = g.constant(meanParam(models, HEAD_BIAS), HEAD_BIAS);
-  g.add('Gemm', ['features', w, b], { name: 'fc', outputs: ['logits'], attrs: { transB: attr.int(1) } });
+  g.add('Gemm', ['features', w, b], { name: HEAD_NODE, outputs: ['logits'], attrs: { transB: attr.int(1) } });
   g.outputs = [
     { name: 'logits', dtype: 'float32', shape: ['N', first.numClasses] },
     { name: 'features', dtype: 'float32', shape: ['N', first.backbone.featureDim] },
