@@ -30,6 +30,21 @@ export const parse = {
   list<T>(item: (v: string) => T) {
     return (v: string): T[] => v.split(',').map((s) => item(s.trim()));
   },
+  /** A repeatable `<regex>=<n>` (split at the last '=', so the regex may hold one), collected by key. */
+  pattern(min: number) {
+    const int = parse.int(min);
+    return (v: string, previous: Record<string, number> = {}): Record<string, number> => {
+      const at = v.lastIndexOf('=');
+      const key = v.slice(0, at);
+      if (at < 1) throw new InvalidArgumentError(`'${v}' is not <regex>=<n>.`);
+      try {
+        new RegExp(key);
+      } catch {
+        throw new InvalidArgumentError(`'${key}' is not a regular expression.`);
+      }
+      return { ...previous, [key]: int(v.slice(at + 1)) };
+    };
+  },
   choice<T extends string>(choices: readonly T[]) {
     return (v: string): T => {
       if (!choices.includes(v as T))

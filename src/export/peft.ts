@@ -36,7 +36,7 @@ export function peftAdapterConfig(src: ExportSource, modules: string[]) {
     init_lora_weights: true,
     layers_to_transform: null,
     layers_pattern: null,
-    rank_pattern: {},
+    rank_pattern: info.rankPattern ?? {},
     alpha_pattern: {},
   };
 }

@@ -25,6 +25,7 @@ const SHARED = [
   'rank',
   'alpha',
   'targets',
+  'rankPattern',
   'rslora',
   'dora',
   'classes',

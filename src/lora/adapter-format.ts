@@ -14,6 +14,8 @@ export interface AdapterConfig {
   peft_type: 'LORA';
   base_model_name_or_path: string;
   r: number;
+  /** Written only when given, as use_dora. */
+  rank_pattern?: Record<string, number>;
   lora_alpha: number;
   lora_dropout: number;
   target_modules: string | string[];
@@ -32,6 +34,7 @@ export function adapterConfig(model: LoraModel): AdapterConfig {
     peft_type: 'LORA',
     base_model_name_or_path: model.backbone.name,
     r: model.config.r,
+    ...(model.config.rankPattern && { rank_pattern: { ...model.config.rankPattern } }),
     lora_alpha: model.config.alpha,
     lora_dropout: 0,
     target_modules: model.config.targets,
@@ -48,6 +51,7 @@ export function adapterConfig(model: LoraModel): AdapterConfig {
 export function loraConfigOf(c: AdapterConfig): LoraConfig {
   return {
     r: c.r,
+    ...(c.rank_pattern && Object.keys(c.rank_pattern).length > 0 && { rankPattern: c.rank_pattern }),
     alpha: c.lora_alpha,
     targets: c.target_modules,
     rslora: c.use_rslora === true,

@@ -2,6 +2,11 @@
 export interface LoraConfig {
   /** Rank of the update B·A. */
   r: number;
+  /**
+   * PEFT's `rank_pattern`: another rank for the targets a key matches (the first key that does), by
+   * PEFT's rule, a regular expression matching the whole name or a dotted suffix of it.
+   */
+  rankPattern?: Readonly<Record<string, number>>;
   /** Scaling numerator: the update is multiplied by alpha / r. */
   alpha: number;
   /**
@@ -18,8 +23,16 @@ export interface LoraConfig {
   dora?: boolean;
 }
 
-export function loraScaling(cfg: LoraConfig): number {
-  return cfg.alpha / (cfg.rslora ? Math.sqrt(cfg.r) : cfg.r);
+/** The rank of one target: `rankPattern`'s first matching key, else `r`. */
+export function rankOf(cfg: LoraConfig, name: string): number {
+  for (const [key, r] of Object.entries(cfg.rankPattern ?? {}))
+    if (new RegExp(`^(?:.*\\.)?(?:${key})$`).test(name)) return r;
+  return cfg.r;
+}
+
+/** alpha/r (rsLoRA: alpha/√r) for a target of rank r; alpha is one for all targets, as in PEFT. */
+export function loraScaling(cfg: LoraConfig, r = cfg.r): number {
+  return cfg.alpha / (cfg.rslora ? Math.sqrt(r) : r);
 }
 
 /** PEFT's target matching rule, applied to graph node names (torchvision module paths for ResNet). */

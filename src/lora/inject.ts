@@ -1,6 +1,6 @@
 import { attr, type Graph, type Node } from '../graph/ir.js';
-import { f32, i64, toFloat32 } from '../graph/tensor.js';
-import { isTarget, loraScaling, type LoraConfig } from './config.js';
+import { f32, i64, toFloat32, type Tensor } from '../graph/tensor.js';
+import { isTarget, loraScaling, rankOf, type LoraConfig } from './config.js';
 import { appendDoraFactor, magnitudeName, magnitudeShape } from './dora.js';
 
 /** One adapted conv: where its A and B live in the graph and their shapes. */
@@ -64,13 +64,37 @@ function convAttrs(node: Node) {
 }
 
 /**
- * Output-channel factor of the branch: alpha/r, times γ/√(var+ε) where the base conv had a BatchNorm
+ * Output-channel factor of a site's branch: alpha/r, times γ/√(var+ε) where the base conv had a BatchNorm
  * folded into it, since PEFT adapts the conv before its BatchNorm.
  */
-export function branchScale(cfg: LoraConfig, cout: number, bnScale?: Float32Array): Float32Array {
-  const s = new Float32Array(cout).fill(loraScaling(cfg));
+export function branchScale(cfg: LoraConfig, site: LoraSite, bnScale?: Float32Array): Float32Array {
+  const cout = site.shapeB[0];
+  const s = new Float32Array(cout).fill(loraScaling(cfg, site.shapeA[0]));
   if (bnScale) for (let o = 0; o < cout; o++) s[o] *= bnScale[o];
   return s;
+}
+
+/**
+ * A grouped (say depthwise) conv adapted in its own weight space: W + B·A·scale with A [r, in/g·k·k] and
+ * B [out, r], so the update merges into W exactly. PEFT's grouped LoRA (a dense kxk A over every input
+ * channel, a grouped B, r a multiple of the groups) is no update of W at all, so PEFT cannot merge it,
+ * and on a depthwise conv it would need r ≥ its channel count. One conv with the summed weight is also
+ * cheaper than a branch of r maps per channel.
+ */
+function adaptWeight(g: Graph, node: Node, site: LoraSite, w: Tensor, scaledB: string): void {
+  const [r] = site.shapeA;
+  const [cout] = site.shapeB;
+  const rows = (x: string, n: number, what: string) =>
+    g.op('Reshape', [x, g.constant(i64([2], [n, -1]), `${what}.rows.shape`)], {}, `${what}.rows`);
+  const update = g.op(
+    'MatMul',
+    [rows(scaledB, cout, site.b), rows(site.a, r, site.a)],
+    {},
+    `${node.name}.lora_update`,
+  );
+  const shape = g.constant(i64([4], w.shape), `${node.name}.lora_update.shape`);
+  const delta = g.op('Reshape', [update, shape], {}, `${node.name}.lora_delta`);
+  node.inputs[1] = g.op('Add', [node.inputs[1], delta], {}, `${node.name}.lora_weight`);
 }
 
 /**
@@ -78,15 +102,16 @@ export function branchScale(cfg: LoraConfig, cout: number, bnScale?: Float32Arra
  * base conv's stride and padding, B a 1x1 conv r->out, and out = base(x) + B(A(x))·alpha/r. A and B become
  * graph inputs, so one compiled session serves every training step. The scaling (with any folded
  * BatchNorm factor, see `branchScale`) multiplies B, a few thousand numbers, rather than the activation map.
- * With DoRA the sum is rescaled per channel by m/n before the bias (see dora.ts).
+ * With DoRA the sum is rescaled per channel by m/n before the bias (see dora.ts). Grouped convs are
+ * adapted in their weight space instead (`adaptWeight`).
  */
 export function injectLora(
   g: Graph,
   cfg: LoraConfig,
   bnScales: ReadonlyMap<string, Float32Array> = new Map(),
 ): LoraSite[] {
-  if (!Number.isInteger(cfg.r) || cfg.r < 1)
-    throw new Error(`lora: rank must be a positive integer, got ${cfg.r}`);
+  for (const r of [cfg.r, ...Object.values(cfg.rankPattern ?? {})])
+    if (!Number.isInteger(r) || r < 1) throw new Error(`lora: rank must be a positive integer, got ${r}`);
   checkRank(g, cfg);
   const sites: LoraSite[] = [];
   for (const node of [...g.nodes]) {
@@ -98,16 +123,17 @@ export function injectLora(
       );
     const [cout, cin, kh, kw] = w.shape;
     const { strides, pads, dilations, group } = convAttrs(node);
-    if (group !== 1)
+    if (group !== 1 && cfg.dora)
       throw new Error(
-        `lora: target '${node.name}' is a grouped conv (group ${group}); pick dense convs as targets`,
+        `lora: target '${node.name}' is a grouped conv (group ${group}), which DoRA does not adapt here; leave it out of --targets or drop --dora`,
       );
+    const r = rankOf(cfg, node.name);
     const site: LoraSite = {
       node: node.name,
       a: `${node.name}.lora_A.weight`,
       b: `${node.name}.lora_B.weight`,
-      shapeA: [cfg.r, cin, kh, kw],
-      shapeB: [cout, cfg.r, 1, 1],
+      shapeA: [r, cin, kh, kw],
+      shapeB: [cout, r, 1, 1],
       ...(cfg.dora && { magnitude: magnitudeName(node.name) }),
     };
     g.inputs.push(
@@ -117,6 +143,17 @@ export function injectLora(
     if (site.magnitude)
       g.inputs.push({ name: site.magnitude, dtype: 'float32', shape: magnitudeShape(cout) });
 
+    const bnScale = bnScales.get(node.name);
+    const scale = g.constant(
+      f32([cout, 1, 1, 1], branchScale(cfg, site, bnScale)),
+      `${node.name}.lora.scaling`,
+    );
+    const scaledB = g.op('Mul', [site.b, scale], {}, `${node.name}.lora_B.scaled`);
+    sites.push(site);
+    if (group !== 1) {
+      adaptWeight(g, node, site, w, scaledB);
+      continue;
+    }
     const out = node.outputs[0];
     const baseOut = g.fresh(`${node.name}.base`);
     node.outputs[0] = baseOut;
@@ -130,18 +167,11 @@ export function injectLora(
             { kernel_shape: attr.ints([kh, kw]), ...convGeometry(geometry) },
             `${node.name}.lora_A`,
           );
-    const bnScale = bnScales.get(node.name);
-    const scale = g.constant(
-      f32([cout, 1, 1, 1], branchScale(cfg, cout, bnScale)),
-      `${node.name}.lora.scaling`,
-    );
-    const scaledB = g.op('Mul', [site.b, scale], {}, `${node.name}.lora_B.scaled`);
     const up = g.op('Conv', [down, scaledB], { kernel_shape: attr.ints([1, 1]) }, `${node.name}.lora_B`);
     if (site.magnitude) {
       const factor = appendDoraFactor(g, node.name, toFloat32(w), site.a, scaledB, site.magnitude, bnScale);
       addDora(g, node, up, factor, out);
     } else g.add('Add', [baseOut, up], { name: `${node.name}.lora_add`, outputs: [out] });
-    sites.push(site);
   }
   if (sites.length === 0)
     throw new Error(`lora: no Conv node matches targets ${JSON.stringify(cfg.targets)}`);
@@ -166,8 +196,8 @@ function addDora(g: Graph, node: Node, up: string, factor: string, out: string):
 
 /**
  * Refuses a rank above what any target can use, before anything is allocated: B·A of a conv with
- * `out` output channels over `in`·k·k inputs has rank at most min(out, in·k·k), so a larger r only
- * adds parameters (and memory) that cannot change the function.
+ * `out` output channels over `in`·k·k inputs (per group) has rank at most min(out, in·k·k), so a
+ * larger r only adds parameters (and memory) that cannot change the function.
  */
 function checkRank(g: Graph, cfg: LoraConfig): void {
   for (const node of g.nodes) {
@@ -176,9 +206,10 @@ function checkRank(g: Graph, cfg: LoraConfig): void {
     if (!shape) continue;
     const [cout, cin, kh, kw] = shape;
     const most = Math.min(cout, cin * kh * kw);
-    if (cfg.r > most)
+    const r = rankOf(cfg, node.name);
+    if (r > most)
       throw new Error(
-        `lora: rank ${cfg.r} is above what target '${node.name}' can use: its update is ${cout}x${cin * kh * kw}, so its rank is at most ${most}; pass --rank ${most} or less`,
+        `lora: rank ${r} is above what target '${node.name}' can use: its update is ${cout}x${cin * kh * kw}, so its rank is at most ${most}; ${r === cfg.r ? `pass --rank ${most} or less, or give it its own rank with --rank-pattern` : `give it a rank of ${most} or less in --rank-pattern`}`,
       );
   }
 }

@@ -16,7 +16,7 @@ function delta(model: LoraModel, site: LoraModel['sites'][number]): Float64Array
   const cols = cin * kh * kw;
   const cout = site.shapeB[0];
   const bnScale = model.backbone.bnScales.get(site.node);
-  const scale = branchScale(model.config, cout, bnScale);
+  const scale = branchScale(model.config, site, bnScale);
   const out = new Float64Array(cout * cols);
   for (let o = 0; o < cout; o++)
     for (let k = 0; k < r; k++) {

@@ -84,6 +84,8 @@ export const trainConfigSchema = z.object({
   cutmix: nonNegative().default(0),
   /** rsLoRA: scale the update by alpha/√r instead of alpha/r. */
   rslora: z.boolean().default(false),
+  /** PEFT's rank_pattern: a rank by target-name regex (absent unless given, as dora). */
+  rankPattern: z.record(z.string(), count(1, 100_000)).optional(),
   /** DoRA (PEFT's use_dora). Added later: absent unless given, so other recipes keep config.json and hash. */
   dora: z.boolean().optional(),
   /** Dropout on the features before the new head, in training only (absent unless given, as dora). */
@@ -96,11 +98,14 @@ export type TrainConfig = z.infer<typeof trainConfigSchema>;
 
 /** The adapters a run's settings ask for on this backbone (or a run folder's, whose targets are resolved). */
 export function loraConfigFor(
-  c: Pick<TrainConfig, 'rank' | 'alpha' | 'rslora' | 'dora'> & { targets?: LoraConfig['targets'] },
+  c: Pick<TrainConfig, 'rank' | 'rankPattern' | 'alpha' | 'rslora' | 'dora'> & {
+    targets?: LoraConfig['targets'];
+  },
   backbone: Backbone,
 ): LoraConfig {
   return {
     r: c.rank,
+    ...(c.rankPattern && { rankPattern: c.rankPattern }),
     alpha: c.alpha,
     targets: c.targets ?? defaultTargets(backbone),
     rslora: c.rslora,

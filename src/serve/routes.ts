@@ -51,6 +51,7 @@ export function registerApi(app: FastifyInstance, ctx: ServerContext): void {
     backbone: backboneLabel(info.backbone),
     lora: {
       rank: info.rank,
+      ...(info.rankPattern && { rankPattern: info.rankPattern }),
       alpha: info.alpha,
       targets: info.targets,
       rslora: Boolean(info.rslora),

@@ -219,6 +219,9 @@ test("the recorded results/cv folders are still the ones their recipes' flags na
   const dora = folder([...demo, '--dora']);
   assert.match(dora, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
   assert.notEqual(dora, want.demo);
+  const ranked = folder([...demo, '--rank-pattern', '.*depthwise=8', '--rank-pattern', 'a=b=4']);
+  assert.match(ranked, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
+  assert.notEqual(ranked, want.demo);
   const trivial = folder([...demo, '--image-size', '288', '--trivial-augment']);
   assert.match(trivial, /^results\/cv\/[0-9a-f]{16}-k5-s42-all$/);
   assert.notEqual(trivial, want.demo288);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { historyNumbers, readJson, runCli, tinyFixture, trainArgs } from './cli-fixture.js';
+import { historyNumbers, oneLineError, readJson, runCli, tinyFixture, trainArgs } from './cli-fixture.js';
 
 /* The recipe levers of the accuracy work, each run for real on the tiny set: they train, resume exactly and write what they say. */
 
@@ -70,6 +70,34 @@ test('a --dora run trains, predicts, and records DoRA in config.json and adapter
   assert.equal((readJson(join(out, 'adapter_config.json')) as { use_dora?: boolean }).use_dora, true);
   const p = await runCli(['predict', '--model', out, join(f.data, 'Testing/Testing'), '--threads', '2']);
   assert.equal(p.code, 0, p.stderr);
+});
+
+test('a --rank-pattern run gives the convs it matches their own rank, records it as PEFT rank_pattern, and exports it; a bad one is one line', async () => {
+  const f = await tinyFixture();
+  const out = join(f.root, 'rank-pattern');
+  const r = await runCli(
+    trainArgs(f, out, ['--epochs', '1', '--rank-pattern', String.raw`layer4\.\d\.conv2=4`]),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /layer4\.1\.conv2 +\[4,512,3,3\] +\[512,4,1,1\] +20480/);
+  assert.match(r.stdout, /layer4\.1\.conv1 +\[8,512,3,3\] +\[512,8,1,1\] +40960/);
+  const pattern = { [String.raw`layer4\.\d\.conv2`]: 4 };
+  assert.deepEqual((readJson(join(out, 'config.json')) as { rankPattern?: unknown }).rankPattern, pattern);
+  assert.deepEqual(
+    (readJson(join(out, 'adapter_config.json')) as { rank_pattern?: unknown }).rank_pattern,
+    pattern,
+  );
+  const peft = join(f.root, 'rank-pattern-peft');
+  const e = await runCli(['export', '--model', out, '--format', 'peft', '--out', peft]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.deepEqual(
+    (readJson(join(peft, 'adapter_config.json')) as { rank_pattern?: unknown }).rank_pattern,
+    pattern,
+  );
+  oneLineError(
+    await runCli(trainArgs(f, join(f.root, 'rank-pattern-bad'), ['--rank-pattern', 'conv2'])),
+    /--rank-pattern.*'conv2' is not <regex>=<n>/,
+  );
 });
 
 test('--all-labelled trains on training and validation images with no validation, and writes no metrics', async () => {

@@ -38,7 +38,7 @@ test('targets follow PEFT: a string is a full-match regex, a list matches names 
   assert.ok(!isTarget(list, 'layer1.0.myconv2'));
 });
 
-test('targets that match nothing, or a grouped conv, are refused with the reason', () => {
+test('targets that match nothing, or a rank that is not a positive integer, are refused with the reason', () => {
   const backbone = buildResNet(18, randomResNetStateDict(18, 0));
   assert.throws(
     () => addLora(backbone, { r: 8, alpha: 16, targets: 'nope' }),

@@ -28,6 +28,11 @@ export function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default(d.optimizer))
     .option('--momentum <x>', 'SGD momentum', parse.number(0, 1), d.momentum)
     .option('--rank <n>', 'LoRA rank r', parse.int(1), d.rank)
+    .option(
+      '--rank-pattern <regex=n>',
+      'another rank for the targets a regex matches (PEFT rank_pattern), e.g. .*depthwise=8; repeatable',
+      parse.pattern(1),
+    )
     .option('--alpha <x>', 'LoRA alpha (scaling alpha/r)', parse.number(0), d.alpha)
     .option('--targets <regex>', 'Conv nodes to adapt (full-match regex); default per backbone')
     .addOption(new Option('--schedule <name>', 'LR schedule').choices(SCHEDULE_NAMES).default(d.schedule))
@@ -184,6 +189,7 @@ export function configFromOptions(o: Opts, out: unknown): TrainConfig {
     optimizer: o.optimizer,
     momentum: o.momentum,
     rank: o.rank,
+    rankPattern: o.rankPattern,
     alpha: o.alpha,
     targets: o.targets,
     schedule: o.schedule,
