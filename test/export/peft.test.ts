@@ -27,14 +27,15 @@ const VARIANTS = [
   { rslora: false, dora: false, label: '' },
   { rslora: true, dora: false, label: ' with rsLoRA' },
   { rslora: false, dora: true, label: ' with DoRA' },
+  { rslora: false, dora: false, rankPattern: String.raw`layer4\.\d\.conv2`, label: ' with a rank_pattern' },
 ];
 
-for (const { rslora, dora, label } of VARIANTS) {
+for (const { rslora, dora, rankPattern, label } of VARIANTS) {
   test(
     `resnet18${label}: PyTorch with PEFT-shaped LoRA modules matches our merged model within 1e-4`,
     { skip: weights.skip },
     async (t) => {
-      const tag = `${rslora}-${dora}`;
+      const tag = `${rslora}-${dora}-${Boolean(rankPattern)}`;
       const data = join(dir, `data-${tag}`);
       const dirs = await writeTinyDataset(data, { Training: 16, Validation: 4 });
       const run = join(dir, `run-${tag}`);
@@ -57,6 +58,7 @@ for (const { rslora, dora, label } of VARIANTS) {
           '64',
         ],
         ...['--threads', '2', '--seed', '3', ...(rslora ? ['--rslora'] : []), ...(dora ? ['--dora'] : [])],
+        ...(rankPattern ? ['--rank-pattern', `${rankPattern}=2`] : []),
       ]);
       assert.equal(r.code, 0, r.stderr);
       const out = join(dir, `peft-${tag}`);
@@ -72,6 +74,7 @@ for (const { rslora, dora, label } of VARIANTS) {
       assert.equal(config.task_type, null);
       assert.equal(config.use_rslora, rslora);
       assert.equal(config.use_dora, dora);
+      assert.deepEqual(config.rank_pattern, rankPattern ? { [rankPattern]: 2 } : {});
       assert.deepEqual(config.modules_to_save, ['fc']);
       assert.equal((config.target_modules as string[]).length, 8, 'layer3 and layer4 convs by module name');
       const keys = [...(await loadSafetensors(join(out, 'adapter_model.safetensors'))).tensors.keys()];
@@ -98,11 +101,15 @@ for (const { rslora, dora, label } of VARIANTS) {
         number
       >;
       assert.equal(res.scaling, rslora ? 4 : 2);
+      // PEFT's rule gives the matched convs r 2, so alpha/2 = 4, and the check would fail with alpha/4.
+      assert.equal(res.patterned, rankPattern ? 2 : 0);
       assert.ok(res.error < 1e-4, `PyTorch vs ours: ${res.error}`);
       // The check has teeth: without the adapters, or with the other scaling rule, it fails by far.
       assert.ok(res.without_adapters > 100 * 1e-4, `without adapters ${res.without_adapters}`);
       assert.ok(res.other_scaling > 10 * 1e-4, `other scaling ${res.other_scaling}`);
       if (dora) assert.ok(res.as_lora > 10 * 1e-4, `DoRA read as plain LoRA ${res.as_lora}`);
+      if (rankPattern)
+        assert.ok(res.global_rank_scaling > 10 * 1e-4, `one scaling for all ${res.global_rank_scaling}`);
       console.log(`peft roundtrip (rslora ${rslora}, dora ${dora}): ${JSON.stringify(res)}`);
     },
   );

@@ -5,7 +5,8 @@ compares its logits with ours.
 The LoRA modules are PEFT's shapes, written here from the file's keys and adapter_config.json: each target
 conv becomes base_layer + lora_A['default'] (a conv in->r with the base's kernel, stride and padding) +
 lora_B['default'] (a 1x1 conv r->out), out = base(x) + B(A(x)) * scaling, scaling = lora_alpha / r, or
-lora_alpha / sqrt(r) with use_rslora. With use_dora, each also has lora_magnitude_vector['default'] (a
+lora_alpha / sqrt(r) with use_rslora, where r is the module's rank_pattern rank if a key matches it (PEFT's
+get_pattern_key). With use_dora, each also has lora_magnitude_vector['default'] (a
 DoraConv2dLayer's weight m, [1, out, 1, 1]) and, as PEFT's DoraConv2dLayer.forward, out = base(x) +
 (m/n - 1) * conv(x, W, no bias) + (m/n) * B(A(x)) * scaling with n = ||W + scaling * B.A|| per output
 channel. The keys `base_model.model.<module>.lora_A.weight` load into
@@ -15,11 +16,13 @@ head `base_model.model.fc.*` into the modules_to_save copy of fc.
 
 usage: peft_roundtrip.py <resnet18 state dict .safetensors> <adapter folder> <io .safetensors with x, logits>
 Prints JSON: the largest |ours - torch| relative to the largest |ours|, and the same without the adapters,
-with the other scaling rule and (with DoRA) as plain LoRA (so a caller can see the check would fail if the
+with the other scaling rule, (with a rank_pattern) with the global r's scaling for every module and
+(with DoRA) as plain LoRA (so a caller can see the check would fail if the
 adapters were misread).
 """
 import json
 import math
+import re
 import struct
 import sys
 
@@ -93,18 +96,34 @@ model.fc = nn.Linear(w.shape[1], w.shape[0])  # the new head, as a user replaces
 missing = model.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False)
 assert missing.missing_keys == ["fc.weight", "fc.bias"] and not missing.unexpected_keys, missing
 
-r, alpha = config["r"], config["lora_alpha"]
-scaling = alpha / math.sqrt(r) if config["use_rslora"] else alpha / r
-other = alpha / r if config["use_rslora"] else alpha / math.sqrt(r)
+alpha = config["lora_alpha"]
+
+
+def rank_of(name):
+    """PEFT's get_pattern_key: the first rank_pattern key matching the name or a dotted suffix, else r."""
+    for key, r in config["rank_pattern"].items():
+        if re.match(rf"(.*\.)?({key})$", name):
+            return r
+    return config["r"]
+
+
+def scaling_of(r, rslora=config["use_rslora"]):
+    return alpha / math.sqrt(r) if rslora else alpha / r
+
+
+r = config["r"]
+scaling = scaling_of(r)
 dora = config["use_dora"]
 targets = config["target_modules"]
 used = set()
+patterned = 0
 for name in targets:
     parent_name, _, attr = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     base = getattr(parent, attr)
     assert isinstance(base, nn.Conv2d), f"{name} is {type(base).__name__}, not Conv2d"
-    lora = LoraConv2d(base, r, dora)
+    lora = LoraConv2d(base, rank_of(name), dora)
+    patterned += rank_of(name) != r
     for ab in ("lora_A", "lora_B") + (("lora_magnitude_vector",) if dora else ()):
         key = f"base_model.model.{name}.{ab}" + ("" if ab == "lora_magnitude_vector" else ".weight")
         target = getattr(lora, ab)["default"].weight
@@ -122,17 +141,21 @@ ref = io["logits"]
 scale = ref.abs().max().item()
 
 
-def error_with(s, use_dora=dora):
+def error_with(rule, use_dora=dora):
+    """The error with each module's scaling given by rule(its rank)."""
     for m in model.modules():
         if isinstance(m, LoraConv2d):
-            m.scaling["default"] = s
+            m.scaling["default"] = rule(m.lora_A["default"].weight.shape[0])
             m.use_dora = use_dora
     with torch.no_grad():
         return ((model(io["x"]) - ref).abs().max().item()) / scale
 
 
-res = {"targets": len(targets), "scaling": scaling, "error": error_with(scaling),
-       "without_adapters": error_with(0.0, False), "other_scaling": error_with(other)}
+res = {"targets": len(targets), "patterned": patterned, "scaling": scaling, "error": error_with(scaling_of),
+       "without_adapters": error_with(lambda _: 0.0, False),
+       "other_scaling": error_with(lambda q: scaling_of(q, not config["use_rslora"]))}
+if patterned:
+    res["global_rank_scaling"] = error_with(lambda _: scaling)
 if dora:
-    res["as_lora"] = error_with(scaling, False)
+    res["as_lora"] = error_with(scaling_of, False)
 print(json.dumps(res))
