@@ -51,7 +51,7 @@ test('a rank no target can use and a batch past the free memory are refused befo
   );
   oneLineError(
     await runCli(trainArgs(f, out, ['--rank', '300'])),
-    /^smoker-lora: lora: rank 300 is above what target 'layer3\.0\.conv1' can use: its update is 256x1152, so its rank is at most 256; pass --rank 256 or less$/,
+    /^smoker-lora: lora: rank 300 is above what target 'layer3\.0\.conv1' can use: its update is 256x1152, so its rank is at most 256; pass --rank 256 or less, or give it its own rank with --rank-pattern$/,
   );
   const batch = await runCli(trainArgs(f, out, ['--batch', '4096']));
   oneLineError(
