@@ -35,6 +35,11 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
   const binary = info.classes.length === 2;
   // The data folder by its name: a card travels, the machine's paths stay.
   const dataName = basename(resolve(info.data));
+  const ranks = info.rankPattern
+    ? ` (${Object.entries(info.rankPattern)
+        .map(([k, r]) => `${r} on \`${k}\``)
+        .join(', ')})`
+    : '';
   const lines = [
     `# ${basename(resolve(src.dir))}: ${info.classes.join(' / ')} image classifier (${format})`,
     '',
@@ -50,13 +55,7 @@ export function modelCard(src: ExportSource, format: string, files: string[]): s
     '',
     '## Model',
     '',
-    `- Backbone: ${backboneLabel(info.backbone)}, LoRA rank ${info.rank}${
-      info.rankPattern
-        ? ` (${Object.entries(info.rankPattern)
-            .map(([k, r]) => `${r} on \`${k}\``)
-            .join(', ')})`
-        : ''
-    }, alpha ${info.alpha}${info.rslora ? ' (rsLoRA)' : ''}${info.dora ? ' (DoRA)' : ''} on ${Array.isArray(info.targets) ? `${info.targets.length} convs` : `the convs matching \`${info.targets}\``}, a new ${info.classes.length}-class head`,
+    `- Backbone: ${backboneLabel(info.backbone)}, LoRA rank ${info.rank}${ranks}, alpha ${info.alpha}${info.rslora ? ' (rsLoRA)' : ''}${info.dora ? ' (DoRA)' : ''} on ${Array.isArray(info.targets) ? `${info.targets.length} convs` : `the convs matching \`${info.targets}\``}, a new ${info.classes.length}-class head`,
     `- Training: ${info.epochs} epochs, batch ${info.batch}, ${info.optimizer} lr ${info.lr}${info.headDropout ? `, dropout ${info.headDropout} before the head` : ''}, seed ${info.seed}${info.allLabelled ? ', on every labelled image (no validation held out)' : `, the ${info.keep} epoch on validation kept`}`,
     ...(info.soupOf
       ? [
