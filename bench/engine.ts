@@ -2,6 +2,7 @@
  * Engine benchmark: inference and LoRA train-step throughput at batch 32 on 2 threads, with peak RSS.
  * Each case runs in its own child process so its peak RSS is its own. Prints a Markdown table of medians.
  * With `--peer pytorch`, bench/torch_peer.py runs the same cases, the engines taking turns for `--rounds`.
+ * Beside the table: ORT's MatMul speed and the CPU's float32 FMA peak (bench/fma-peak.c), the ceiling of both.
  *   node dist/bench/engine.js [--iters 5] [--batch 32] [--threads 2] [--peer pytorch] [--rounds 2]
  *   node dist/bench/engine.js --case <name> [--profile]
  */
@@ -23,7 +24,7 @@ import { Rng } from '../src/random/rng.js';
 import { Session } from '../src/runtime/session.js';
 import { AdamW } from '../src/train/optim/adamw.js';
 import { TrainStep } from '../src/train/train-step.js';
-import { matmulGflops, median } from './machine.js';
+import { fmaPeakGflops, matmulGflops, median } from './machine.js';
 import { latestProfile } from '../src/runtime/profile-file.js';
 import { summarizeProfile } from './ort-profile.js';
 import { PYTHON, runTorchPeer, TORCH_INSTALL, torchVersion } from './peer.js';
@@ -146,6 +147,7 @@ async function main(): Promise<void> {
     );
   const rounds = Number(values.rounds ?? (torch ? 2 : 1));
   const gflops = await matmulGflops(threads);
+  const peak = fmaPeakGflops(threads);
   const rows: string[] = [];
   for (const name of CASES) {
     if (name.startsWith('mobilenet') && !existsSync(mobilenetPath)) {
@@ -170,7 +172,12 @@ async function main(): Promise<void> {
   console.log(
     `batch ${batch}, ${threads} threads, ${rounds} round(s) of one warm-up and ${iters} timed iterations`,
   );
-  console.log(`machine: ORT MatMul 2048x2048 at ${gflops.toFixed(0)} GFLOP/s on ${threads} threads\n`);
+  const fma = peak
+    ? `float32 FMA peak ${peak.toFixed(0)} GFLOP/s`
+    : 'FMA peak not measured (no C compiler, cc)';
+  console.log(
+    `machine: ORT MatMul 2048x2048 at ${gflops.toFixed(0)} GFLOP/s on ${threads} threads; ${fma}\n`,
+  );
   const cols = ['case', 'img/s (median)', 'round medians', 'peak RSS MiB'];
   if (torch) cols.push(`PyTorch ${torch} img/s`, 'round medians', 'peak RSS MiB', 'ratio');
   console.log(`| ${cols.join(' | ')} |\n|${cols.map(() => '---|').join('')}`);

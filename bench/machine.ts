@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Graph } from '../src/graph/ir.js';
 import { f32 } from '../src/graph/tensor.js';
 import { Rng } from '../src/random/rng.js';
@@ -26,4 +31,22 @@ export async function matmulGflops(threads: number): Promise<number> {
   }
   await session.release();
   return (2 * n ** 3) / median(times) / 1e9;
+}
+
+/**
+ * The CPU's float32 FMA peak in GFLOP/s on `threads` threads (bench/fma-peak.c, built here with the
+ * machine's C compiler), the ceiling any engine's convolutions meet; undefined without a compiler.
+ */
+export function fmaPeakGflops(threads: number): number | undefined {
+  const source = fileURLToPath(new URL('../../bench/fma-peak.c', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'fma-peak-'));
+  try {
+    const exe = join(dir, 'fma-peak');
+    execFileSync('cc', ['-O2', '-march=native', '-pthread', source, '-o', exe], { stdio: 'ignore' });
+    return Number(execFileSync(exe, [String(threads)], { encoding: 'utf8' }).split(' ')[0]);
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
