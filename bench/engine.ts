@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   );
   const fma = peak
     ? `float32 FMA peak ${peak.toFixed(0)} GFLOP/s`
-    : 'FMA peak not measured (no C compiler, cc)';
+    : 'FMA peak not measured (cc could not build or run bench/fma-peak.c)';
   console.log(
     `machine: ORT MatMul 2048x2048 at ${gflops.toFixed(0)} GFLOP/s on ${threads} threads; ${fma}\n`,
   );

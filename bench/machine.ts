@@ -35,7 +35,7 @@ export async function matmulGflops(threads: number): Promise<number> {
 
 /**
  * The CPU's float32 FMA peak in GFLOP/s on `threads` threads (bench/fma-peak.c, built here with the
- * machine's C compiler), the ceiling any engine's convolutions meet; undefined without a compiler.
+ * machine's C compiler), the ceiling any engine's convolutions meet; undefined when cc cannot build or run it.
  */
 export function fmaPeakGflops(threads: number): number | undefined {
   const source = fileURLToPath(new URL('../../bench/fma-peak.c', import.meta.url));
