@@ -18,7 +18,9 @@ declare const window: Dom;
 
 const mobilenet = sharedPath('models/mobilenet_v2_1.0_224/model.onnx');
 const skip = chromiumSkip || mobilenet.skip;
-const dir = tempDir('smoker-static-', after);
+// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
+let removeDir = () => {};
+const dir = tempDir('smoker-static-', (fn) => (removeDir = fn));
 const site = join(dir, 'site');
 let server: Server;
 let url: string;
@@ -76,6 +78,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
+  removeDir();
   server?.close();
 });
 

@@ -45,7 +45,9 @@ const FILES = ['notsmoking_0001.jpg', 'smoking_0062.jpg', 'notsmoking_0002.jpg',
 const LABELS = [0, 1, 0, 1];
 const SETTINGS = { rank: 8, alpha: 16, seed: 5 };
 
-const dir = tempDir('smoker-parity-', after);
+// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
+let removeDir = () => {};
+const dir = tempDir('smoker-parity-', (fn) => (removeDir = fn));
 let run: string;
 let resnetPath: string;
 let context: BrowserContext;
@@ -66,6 +68,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
+  removeDir();
 });
 
 interface Step {

@@ -34,7 +34,9 @@ const photos = sharedPath('data/smoking/Training/Training');
 const skip = chromiumSkip || mobilenet.skip || photos.skip;
 const PER_CLASS = 48;
 
-const dir = tempDir('smoker-train-view-', after);
+// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
+let removeDir = () => {};
+const dir = tempDir('smoker-train-view-', (fn) => (removeDir = fn));
 let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
@@ -72,6 +74,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
+  removeDir();
   await server?.close();
 });
 

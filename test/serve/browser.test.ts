@@ -16,7 +16,9 @@ import { makeRunFolder, testJpeg } from './fixtures.js';
 type Dom = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const document: Dom;
 
-const dir = tempDir('smoker-browser-', after);
+// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
+let removeDir = () => {};
+const dir = tempDir('smoker-browser-', (fn) => (removeDir = fn));
 let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
@@ -47,6 +49,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
+  removeDir();
   await server?.close();
 });
 
