@@ -34,9 +34,9 @@ function untiedInput(shape: number[], seed: number): Tensor<'float32'> {
   return f32(shape, values);
 }
 
-async function checkPool(t: TestContext, op: string, c: PoolCase): Promise<void> {
+async function checkPool(t: TestContext, op: string, c: PoolCase, opset?: number): Promise<void> {
   const x = op === 'MaxPool' ? untiedInput(c.x, 1) : randomInput(c.x, 1);
-  const worst = await gradCheck((g) => g.op(op, ['X'], poolAttrs(op, c)), { inputs: { X: x } });
+  const worst = await gradCheck((g) => g.op(op, ['X'], poolAttrs(op, c)), { inputs: { X: x }, opset });
   t.diagnostic(`worst FD error ${JSON.stringify(worst)}`);
 }
 
@@ -91,6 +91,25 @@ const maxCases: [string, PoolCase][] = [
   ['2x2, stride 2, ceil_mode=1, odd size', { x: [2, 2, 5, 6], kernel: [2, 2], strides: [2, 2], ceilMode: 1 }],
 ];
 for (const [name, c] of maxCases) test(`MaxPool ${name}`, (t) => checkPool(t, 'MaxPool', c));
+
+// ScatterElements' reduction, which overlapping windows need, is opset 16; the shared MobileNetV2 is opset 13.
+const disjointCases: [string, PoolCase][] = [
+  ['global (one window)', { x: [2, 3, 4, 5], kernel: [4, 5] }],
+  ['2x2, stride 2', { x: [2, 3, 4, 6], kernel: [2, 2], strides: [2, 2] }],
+];
+for (const [name, c] of disjointCases)
+  test(`MaxPool ${name} in an opset-13 graph`, (t) => checkPool(t, 'MaxPool', c, 13));
+
+test('MaxPool with overlapping windows in an opset-13 graph is refused in one line', async () => {
+  const c: PoolCase = { x: [1, 1, 5, 5], kernel: [3, 3], strides: [2, 2] };
+  await assert.rejects(
+    gradCheck((g) => g.op('MaxPool', ['X'], poolAttrs('MaxPool', c), 'stem'), {
+      inputs: { X: untiedInput(c.x, 1) },
+      opset: 13,
+    }),
+    /MaxPool 'stem' has overlapping windows, .* needs ScatterElements with reduction \(opset 16\), and the model is opset 13; export it at opset 16 or later$/,
+  );
+});
 
 test('MaxPool gradient runs with a symbolic batch and sums over windows that share a winner', async () => {
   const g = new Graph();

@@ -18,6 +18,8 @@ export interface GradCheckOptions {
   /** Check at most this many elements of each input, chosen at random. */
   maxElements?: number;
   seed?: number;
+  /** The graph's ONNX opset (default: the IR's). */
+  opset?: number;
 }
 
 /**
@@ -34,6 +36,7 @@ export async function gradCheck(
   const tol = opts.tol ?? 2e-3;
   const wrt = opts.wrt ?? Object.keys(opts.inputs);
   const g = new Graph();
+  if (opts.opset) g.opset = opts.opset;
   for (const [name, t] of Object.entries(opts.inputs))
     g.inputs.push({ name, dtype: 'float32', shape: [...t.shape] });
   const out = build(g);

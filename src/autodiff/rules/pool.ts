@@ -75,15 +75,29 @@ const averagePool: GradRule = (ctx, node, [dY]) => {
   ];
 };
 
+/** Whether one input position can win two windows: some axis steps by less than its kernel, twice or more. */
+function windowsOverlap(ctx: GradContext, node: Node): boolean {
+  const kernel = intsAttr(node, 'kernel_shape') ?? [];
+  const strides = intsAttr(node, 'strides') ?? kernel.map(() => 1);
+  const out = spatialShape(ctx, node.outputs[0], node);
+  return kernel.some((k, axis) => strides[axis] < k && out[axis] > 1);
+}
+
 /**
  * Routes each dY element to the input position that won its window, using the Indices output (flat
- * offsets into X, which the forward node is made to emit). ScatterElements adds, so an element that wins
- * several overlapping windows collects all their gradients.
+ * offsets into X, which the forward node is made to emit). Where windows overlap, ScatterElements adds,
+ * so an element that wins several windows collects all their gradients; that reduction needs opset 16,
+ * and disjoint windows (a global max, 2x2 stride 2) need none, so they work in older files too.
  */
 const maxPool: GradRule = (ctx, node, [dY]) => {
   if (!dY) return [];
   if (intAttr(node, 'storage_order', 0) !== 0)
     throw new Error(`autodiff: ${where(node)} has storage_order=1; only row-major indices are supported`);
+  const overlap = windowsOverlap(ctx, node);
+  if (overlap && ctx.g.opset < 16)
+    throw new Error(
+      `autodiff: ${where(node)} has overlapping windows, whose gradient needs ScatterElements with reduction (opset 16), and the model is opset ${ctx.g.opset}; export it at opset 16 or later`,
+    );
   if (!node.outputs[1]) node.outputs[1] = ctx.g.fresh(`${node.name}.indices`);
   const e = Emitter.for(ctx, node);
   const shape = e.op('Shape', [node.inputs[0]]);
@@ -91,7 +105,7 @@ const maxPool: GradRule = (ctx, node, [dY]) => {
   const zeros = flat(e.op('ConstantOfShape', [shape]));
   const summed = e.op('ScatterElements', [zeros, flat(node.outputs[1]), flat(dY)], {
     axis: attr.int(0),
-    reduction: attr.string('add'),
+    ...(overlap ? { reduction: attr.string('add') } : {}),
   });
   return [e.op('Reshape', [summed, shape])];
 };
