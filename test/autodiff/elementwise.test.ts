@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { appendBackward } from '../../src/autodiff/backward.js';
-import { Graph } from '../../src/graph/ir.js';
+import { attr, Graph } from '../../src/graph/ir.js';
 import { f32, i64, type Tensor } from '../../src/graph/tensor.js';
 import { probeShapes } from '../../src/runtime/probe-shapes.js';
 import { Session } from '../../src/runtime/session.js';
@@ -52,6 +52,38 @@ test('Relu and Clip pass no gradient at their kinks, as PyTorch', async () => {
   const out = await (await Session.create(g)).run({ x: f32([6], [-1, 0, 3, 6, 7, 1e-30]) });
   // Clip passes strictly inside (0, 6), Relu strictly above 0.
   assert.deepEqual([...out[grads.get('x')!].data], [0, 0, 2, 1, 1, 2]);
+});
+
+test('Sigmoid, HardSigmoid (ONNX default and PyTorch slopes) and HardSwish', async (t) => {
+  await check(t, (g) => g.op('Sigmoid', ['x']), { inputs: { x: randomInput([2, 3, 4], 20, -4, 4) } });
+  const wide = randomInput([3, 4, 5], 21, -5, 5);
+  await check(t, (g) => g.op('HardSigmoid', ['x']), { inputs: { x: awayFrom(wide, [-2.5, 2.5]) } });
+  const torchLike = { alpha: attr.float(1 / 6), beta: attr.float(0.5) };
+  await check(t, (g) => g.op('HardSigmoid', ['x'], torchLike), { inputs: { x: awayFrom(wide, [-3, 3]) } });
+  await check(t, (g) => g.op('HardSwish', ['x']), { inputs: { x: awayFrom(wide, [-3, 3]) } });
+});
+
+test('HardSigmoid and HardSwish at their kinks give what torch 1.13 gives', async () => {
+  const g = new Graph();
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [6] });
+  const sig = g.op('HardSigmoid', ['x'], { alpha: attr.float(1 / 6), beta: attr.float(0.5) });
+  const swish = g.op('HardSwish', ['x']);
+  const shapes = await probeShapes(g);
+  const grad = (y: string) => {
+    const h = g.clone();
+    const loss = h.op('ReduceSum', [y], {}, 'loss');
+    const name = appendBackward(h, { loss, wrt: ['x'], shapes }).get('x')!;
+    h.outputs = [{ name, dtype: 'float32', shape: [6] }];
+    return async (x: Tensor) => [...(await (await Session.create(h)).run({ x }))[name].data];
+  };
+  const x = f32([6], [-4, -3, -1, 0, 3, 4]);
+  // torch.nn.functional.hardsigmoid(x).sum().backward() and the same for hardswish, on these values.
+  const sixth = Math.fround(1 / 6);
+  assert.deepEqual(await grad(sig)(x), [0, 0, sixth, sixth, 0, 0]);
+  const swishGrad = await grad(swish)(x);
+  [0, -0.5, 1 / 6, 0.5, 1.5, 1].forEach((v, i) =>
+    assert.ok(Math.abs(Number(swishGrad[i]) - v) < 1e-6, `x=${x.data[i]}`),
+  );
 });
 
 test('Add broadcasts a [1,C,1,1] bias over [N,C,H,W]', async (t) => {

@@ -1,7 +1,7 @@
 import { attr } from '../../graph/ir.js';
 import { onnxDataType } from '../../graph/onnx-dtypes.js';
 import type { GradContext, GradRule, RuleTable } from '../rule.js';
-import { gradsFor, scalar, unbroadcast, where } from './util.js';
+import { floatAttr, gradsFor, scalar, unbroadcast, where } from './util.js';
 
 /**
  * grad · mask as Mul(grad, Cast(mask)): ORT runs it 3x faster than Where(mask, grad, 0) on large maps
@@ -34,6 +34,37 @@ const clip: GradRule = (ctx, node, [dY]) => {
   return [masked(ctx, masks.length === 2 ? ctx.g.op('And', masks) : masks[0], dY!)];
 };
 
+/** dX = dY · y · (1 - y), from the forward output (EfficientNet's SiLU and squeeze-excite gates). */
+const sigmoid: GradRule = (ctx, node, [dY]) => {
+  const y = node.outputs[0];
+  return [ctx.g.op('Mul', [dY!, ctx.g.op('Mul', [y, ctx.g.op('Sub', [scalar(ctx, 1), y])])])];
+};
+
+/**
+ * y = clip(αx + β, 0, 1): dX = α·dY strictly inside, 0 where it is clipped, as PyTorch's hardsigmoid.
+ * As for Clip, y equals a bound exactly where it is clipped, so comparing y is exact.
+ */
+const hardSigmoid: GradRule = (ctx, node, [dY]) => {
+  const y = node.outputs[0];
+  const inside = ctx.g.op('And', [
+    ctx.g.op('Greater', [y, scalar(ctx, 0)]),
+    ctx.g.op('Less', [y, scalar(ctx, 1)]),
+  ]);
+  return [masked(ctx, inside, ctx.g.op('Mul', [dY!, scalar(ctx, floatAttr(node, 'alpha', 0.2))]))];
+};
+
+/**
+ * y = x · clip(x/6 + 1/2, 0, 1) (MobileNetV3): dX = dY · (0 below -3, x/3 + 1/2 up to 3, 1 above), as
+ * PyTorch's hardswish backward.
+ */
+const hardSwish: GradRule = (ctx, node, [dY]) => {
+  const x = node.inputs[0];
+  const ramp = ctx.g.op('Add', [ctx.g.op('Mul', [x, scalar(ctx, 1 / 3)]), scalar(ctx, 0.5)]);
+  const upTo3 = ctx.g.op('Where', [ctx.g.op('LessOrEqual', [x, scalar(ctx, 3)]), ramp, scalar(ctx, 1)]);
+  const slope = ctx.g.op('Where', [ctx.g.op('Less', [x, scalar(ctx, -3)]), scalar(ctx, 0), upTo3]);
+  return [ctx.g.op('Mul', [dY!, slope])];
+};
+
 /** Add, Sum and Identity: every input receives the output gradient, reduced to its shape. */
 const passThrough: GradRule = (ctx, node, [dY]) =>
   gradsFor(ctx, node, (x) => unbroadcast(ctx, dY!, ctx.shape(node.outputs[0]), x));
@@ -54,6 +85,9 @@ const neg: GradRule = (ctx, _node, [dY]) => [ctx.g.op('Neg', [dY!])];
 export const elementwiseRules: RuleTable = {
   Relu: relu,
   Clip: clip,
+  Sigmoid: sigmoid,
+  HardSigmoid: hardSigmoid,
+  HardSwish: hardSwish,
   Add: passThrough,
   Sum: passThrough,
   Identity: passThrough,
