@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { attr, type Graph } from '../../src/graph/ir.js';
-import { i64 } from '../../src/graph/tensor.js';
+import { f32, i64 } from '../../src/graph/tensor.js';
 import { gradCheck, randomInput, type GradCheckOptions } from '../helpers/grad-check.js';
 
 async function check(t: TestContext, build: (g: Graph) => string, opts: GradCheckOptions) {
@@ -41,5 +42,84 @@ test('Flatten and Concat with a symbolic batch', async (t) => {
       return g.op('ReduceSum', [g.op('Flatten', [joined]), ints(g, [0])]);
     },
     { inputs: { a: randomInput([3, 1, 2], 8), b: randomInput([3, 2, 2], 9) } },
+  );
+});
+
+test('Slice: channel halves, computed starts or ends, negative starts over two axes', async (t) => {
+  const x = randomInput([2, 4, 3, 3], 10);
+  const channels = (g: Graph) => g.op('Slice', [g.op('Shape', ['x']), ints(g, [1]), ints(g, [2])]);
+  await check(t, (g) => g.op('Slice', ['x', ints(g, [0]), ints(g, [2]), ints(g, [1])]), { inputs: { x } });
+  // torch 1.13 exports torch.chunk's halves with bounds computed from the input's shape.
+  await check(
+    t,
+    (g) => g.op('Slice', ['x', ints(g, [0]), g.op('Div', [channels(g), ints(g, [2])]), ints(g, [1])]),
+    {
+      inputs: { x },
+    },
+  );
+  await check(
+    t,
+    (g) => g.op('Slice', ['x', g.op('Div', [channels(g), ints(g, [2])]), channels(g), ints(g, [1])]),
+    {
+      inputs: { x },
+    },
+  );
+  // ... even its axis, which is then the one whose size changed; and a computed axis that keeps it all.
+  const computedAxis = (g: Graph) => g.op('Neg', [ints(g, [-1])]);
+  await check(t, (g) => g.op('Slice', ['x', ints(g, [1]), channels(g), computedAxis(g)]), { inputs: { x } });
+  await check(t, (g) => g.op('Slice', ['x', ints(g, [0]), channels(g), computedAxis(g)]), { inputs: { x } });
+  // A computed start that Slice clamps: -5 on 4 channels starts at 0.
+  await check(t, (g) => g.op('Slice', ['x', g.op('Neg', [ints(g, [5])]), channels(g), ints(g, [1])]), {
+    inputs: { x },
+  });
+  await check(t, (g) => g.op('Slice', ['x', ints(g, [-3, 1]), ints(g, [-1, 3]), ints(g, [2, 3])]), {
+    inputs: { x: randomInput([2, 2, 5, 4], 11) },
+  });
+});
+
+test('Slice with steps, or with computed axes over two axes, is refused in one line', async () => {
+  const x = randomInput([2, 4], 12);
+  await assert.rejects(
+    gradCheck((g) => g.op('Slice', ['x', ints(g, [0]), ints(g, [4]), ints(g, [1]), ints(g, [2])], {}, 's'), {
+      inputs: { x },
+    }),
+    /^Error: autodiff: Slice 's' has steps \[2\]; only steps of 1 are supported$/,
+  );
+  await assert.rejects(
+    gradCheck(
+      (g) => g.op('Slice', ['x', ints(g, [1, 1]), ints(g, [2, 3]), g.op('Neg', [ints(g, [0, -1])])], {}, 's'),
+      {
+        inputs: { x },
+      },
+    ),
+    /^Error: autodiff: Slice 's' has computed axes or steps; only constants are supported$/,
+  );
+});
+
+test('Pad in constant mode: a symbolic batch, an unpadded axis between padded ones, crops, computed pads', async (t) => {
+  const x = randomInput([2, 3, 4, 5], 13);
+  await check(t, (g) => g.op('Pad', ['x', ints(g, [0, 0, 1, 0, 0, 0, 0, 2])]), { inputs: { x } });
+  await check(
+    t,
+    (g) => {
+      g.inputs[0].shape[0] = 'N';
+      const padded = g.op('Pad', ['x', ints(g, [0, 1, 0, 2, 0, 0, 0, 1]), g.constant(f32([], [0.5]))]);
+      return g.op('ReduceSum', [padded, ints(g, [0])]);
+    },
+    { inputs: { x } },
+  );
+  // Negative pads crop: those positions get no gradient.
+  await check(t, (g) => g.op('Pad', ['x', ints(g, [0, -1, 2, -2, 0, 1, -1, 1])]), { inputs: { x } });
+  await check(t, (g) => g.op('Pad', ['x', g.op('Neg', [ints(g, [0, 0, -1, -1, 0, 0, 0, 1])])]), {
+    inputs: { x },
+  });
+});
+
+test('Pad in reflect mode is refused in one line', async () => {
+  await assert.rejects(
+    gradCheck((g) => g.op('Pad', ['x', ints(g, [0, 1, 0, 1])], { mode: attr.string('reflect') }, 'p'), {
+      inputs: { x: randomInput([2, 4], 14) },
+    }),
+    /^Error: autodiff: Pad 'p' pads in mode 'reflect'; only 'constant' is supported$/,
   );
 });

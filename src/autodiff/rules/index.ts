@@ -1,4 +1,5 @@
 import type { RuleTable } from '../rule.js';
+import { batchNormRules } from './batchnorm.js';
 import { convRules } from './conv.js';
 import { elementwiseRules } from './elementwise.js';
 import { linearRules } from './linear.js';
@@ -9,6 +10,7 @@ import { softmaxRules } from './softmax.js';
 /** Every gradient rule, by ONNX op type. */
 export const RULES: RuleTable = {
   ...convRules,
+  ...batchNormRules,
   ...poolRules,
   ...elementwiseRules,
   ...linearRules,
