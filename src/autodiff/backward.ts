@@ -36,6 +36,12 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
     (n) => !isStopGradient(n) && n.outputs.some((o) => fromParams.has(o) && toLoss.has(o)),
   );
 
+  // Frozen constants are initializers or Constant nodes (torch exports write both).
+  const constantNodes = new Map(
+    g.nodes.flatMap((n) =>
+      n.op === 'Constant' && n.attrs.value?.kind === 'tensor' ? [[n.outputs[0], n.attrs.value.value]] : [],
+    ),
+  );
   const ctx: GradContext = {
     g,
     shape(name) {
@@ -43,7 +49,7 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
       if (!s) throw new Error(`autodiff: no shape known for '${name}'`);
       return s;
     },
-    constant: (name) => g.initializers.get(name),
+    constant: (name) => g.initializers.get(name) ?? constantNodes.get(name),
     needsGrad: (name) => fromParams.has(name) && toLoss.has(name),
   };
 

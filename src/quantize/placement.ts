@@ -1,4 +1,5 @@
 import type { Graph, Node } from '../graph/ir.js';
+import { onnxDataType } from '../graph/onnx-dtypes.js';
 
 /**
  * Where QuantizeLinear/DequantizeLinear pairs go, following ORT's static quantizer for its CPU provider.
@@ -39,6 +40,7 @@ export function planQdq(g: Graph, opts: PlanOptions = {}): QdqPlan {
   const isConst = (v: string) => g.initializers.has(v);
   const floatConst = (v: string) => g.initializers.get(v)?.dtype === 'float32';
   const head = headNodes(g);
+  const integral = integralValues(g);
   const activationInputs = (n: Node): string[] | undefined => {
     switch (n.op) {
       case 'Conv':
@@ -57,7 +59,7 @@ export function planQdq(g: Graph, opts: PlanOptions = {}): QdqPlan {
         return plain && !isConst(n.inputs[0]) ? [n.inputs[0]] : undefined;
       }
       case 'Add':
-        return n.inputs.every((i) => !isConst(i)) ? [...n.inputs] : undefined;
+        return n.inputs.every((i) => !isConst(i) && !integral.has(i)) ? [...n.inputs] : undefined;
       case 'GlobalAveragePool':
         return [n.inputs[0]];
       case 'MaxPool':
@@ -106,6 +108,29 @@ export function planQdq(g: Graph, opts: PlanOptions = {}): QdqPlan {
       folded.add(n.name);
   }
   return { nodes, values, folded, sameAs, calibrate: values.filter((v) => !sameAs.has(v)) };
+}
+
+const INTEGER_TYPES = new Set((['int64', 'int32', 'int8', 'uint8'] as const).map(onnxDataType));
+
+/**
+ * The integer values of a graph's shape arithmetic (torch exports compute Slice bounds and Reshape
+ * shapes from Shape): int initializers and Constant nodes, Shape and Size outputs, casts to an integer
+ * type, and whatever a node computes from integer values alone. An Add of two of them is no activation to quantize.
+ */
+function integralValues(g: Graph): Set<string> {
+  const integral = new Set([...g.initializers].filter(([, t]) => t.dtype.includes('int')).map(([n]) => n));
+  for (const n of g.nodes) {
+    const fromInts = n.inputs.length > 0 && n.inputs.every((i) => !i || integral.has(i));
+    const int =
+      (n.op === 'Constant' &&
+        n.attrs.value?.kind === 'tensor' &&
+        n.attrs.value.value.dtype.includes('int')) ||
+      n.op === 'Shape' ||
+      n.op === 'Size' ||
+      (n.op === 'Cast' ? INTEGER_TYPES.has(Number(n.attrs.to?.value)) : fromInts);
+    if (int) for (const o of n.outputs) integral.add(o);
+  }
+  return integral;
 }
 
 function isZeroScalar(g: Graph, name: string | undefined): boolean {

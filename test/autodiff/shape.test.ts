@@ -77,6 +77,14 @@ test('Slice: channel halves, computed starts or ends, negative starts over two a
   });
 });
 
+test('Slice reads Constant nodes as constants, as torch exports write its operands', async (t) => {
+  const constant = (g: Graph, values: number[]) =>
+    g.op('Constant', [], { value: attr.tensor(i64([values.length], values)) });
+  await check(t, (g) => g.op('Slice', ['x', constant(g, [1, 0]), constant(g, [3, 2]), constant(g, [1, 3])]), {
+    inputs: { x: randomInput([2, 4, 3, 3], 15) },
+  });
+});
+
 test('Slice with steps, or with computed axes over two axes, is refused in one line', async () => {
   const x = randomInput([2, 4], 12);
   await assert.rejects(

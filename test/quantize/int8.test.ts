@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { attr, Graph } from '../../src/graph/ir.js';
 import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { fromOnnxBytes } from '../../src/graph/onnx-import.js';
-import { f32 } from '../../src/graph/tensor.js';
+import { f32, i64 } from '../../src/graph/tensor.js';
 import { calibrate } from '../../src/quantize/calibrate.js';
 import { toInt8 } from '../../src/quantize/int8.js';
 import { planQdq } from '../../src/quantize/placement.js';
@@ -79,6 +79,26 @@ test('quantization parameters follow ORT’s quantizer: uint8 asymmetric activat
 
 const RESNET18_CONVS = 20;
 const RESNET18_ADDS = 8;
+
+test('int8 quantizes a float Add and not the shape arithmetic a torch export does with Add', () => {
+  const g = new Graph();
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['N', 4, 2, 2] });
+  const twice = g.op('Add', ['x', g.op('Relu', ['x'])], {}, 'float_add');
+  // The channel count from the shape, plus a Constant node's 1 and an initializer's 1, cast and added.
+  const channels = g.op('Gather', [g.op('Shape', ['x']), g.constant(i64([1], [1]))]);
+  const one = g.op('Constant', [], { value: attr.tensor(i64([1], [1])) });
+  const sum = g.op(
+    'Add',
+    [g.op('Add', [channels, one], {}, 'int_add'), g.op('Cast', [one], { to: attr.int(7) })],
+    {},
+    'cast_add',
+  );
+  g.add('Reshape', [twice, g.op('Concat', [g.constant(i64([1], [-1])), sum], { axis: attr.int(0) })], {
+    outputs: ['y'],
+  });
+  g.outputs = [{ name: 'y', dtype: 'float32', shape: ['N', 16] }];
+  assert.deepEqual([...planQdq(g).nodes], ['float_add']);
+});
 
 test('int8 ResNet-18: QDQ pairs that ORT fuses into integer kernels, in onnxruntime-node and -web', async () => {
   const g = mergedResNet18();
