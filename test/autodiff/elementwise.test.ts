@@ -86,6 +86,26 @@ test('HardSigmoid and HardSwish at their kinks give what torch 1.13 gives', asyn
   );
 });
 
+test('Div broadcasting both ways, Pow by a constant exponent, Sqrt and Erf', async (t) => {
+  const inputs = { a: randomInput([2, 3, 4], 22), b: randomInput([3, 1], 23, 0.5, 2) };
+  await check(t, (g) => g.op('Div', ['a', 'b']), { inputs });
+  await check(t, (g) => g.op('Div', ['b', g.op('Add', ['a', g.constant(f32([], [3]))])]), { inputs });
+  const positive = { x: randomInput([3, 4], 24, 0.3, 2) };
+  for (const p of [2, 0.5, -1.5])
+    await check(t, (g) => g.op('Pow', ['x', g.constant(f32([], [p]))]), { inputs: positive });
+  await check(t, (g) => g.op('Sqrt', ['x']), { inputs: positive });
+  await check(t, (g) => g.op('Erf', ['x']), { inputs: { x: randomInput([3, 4], 25, -2, 2) } });
+});
+
+test('Pow with a trainable exponent is refused in one line', async () => {
+  await assert.rejects(
+    gradCheck((g) => g.op('Pow', ['x', 'p'], {}, 'pow'), {
+      inputs: { x: randomInput([3], 26, 0.5, 1), p: f32([], [2]) },
+    }),
+    /^Error: autodiff: Pow 'pow' has a trainable exponent 'p', which is not supported$/,
+  );
+});
+
 test('Add broadcasts a [1,C,1,1] bias over [N,C,H,W]', async (t) => {
   await check(t, (g) => g.op('Add', ['x', 'b']), {
     inputs: { x: randomInput([2, 3, 2, 2], 3), b: randomInput([1, 3, 1, 1], 4) },

@@ -17,6 +17,10 @@ for name in names:
         if isinstance(m, torch.nn.BatchNorm2d):
             m.momentum = 1.0
     with torch.no_grad():
+        # ConvNeXt scales its residual branches by 1e-6 at init, which hides them from any gradient check.
+        for param_name, param in model.named_parameters():
+            if param_name.endswith("layer_scale"):
+                param.fill_(1.0)
         model.train()(torch.randn(8, 3, 224, 224))
     model.eval()
     torch.onnx.export(

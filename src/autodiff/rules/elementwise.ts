@@ -82,6 +82,41 @@ const mul: GradRule = (ctx, node, [dY]) =>
 
 const neg: GradRule = (ctx, _node, [dY]) => [ctx.g.op('Neg', [dY!])];
 
+/** y = a / b: da = dY / b and db = −dY · y / b, each reduced to its input's shape. */
+const div: GradRule = (ctx, node, [dY]) => {
+  const b = node.inputs[1];
+  const over = ctx.g.op('Div', [dY!, b]);
+  return gradsFor(ctx, node, (x, k) =>
+    unbroadcast(
+      ctx,
+      k === 0 ? over : ctx.g.op('Neg', [ctx.g.op('Mul', [over, node.outputs[0]])]),
+      ctx.shape(node.outputs[0]),
+      x,
+    ),
+  );
+};
+
+/** y = a^p with a frozen exponent (LayerNorm's square, written out by torch below opset 17): dA = dY · p · a^(p−1). */
+const pow: GradRule = (ctx, node, [dY]) => {
+  const [a, p] = node.inputs;
+  if (ctx.needsGrad(p))
+    throw new Error(`autodiff: ${where(node)} has a trainable exponent '${p}', which is not supported`);
+  const slope = ctx.g.op('Mul', [p, ctx.g.op('Pow', [a, ctx.g.op('Sub', [p, scalar(ctx, 1)])])]);
+  return [unbroadcast(ctx, ctx.g.op('Mul', [dY!, slope]), ctx.shape(node.outputs[0]), a)];
+};
+
+/** dX = dY / (2y). */
+const sqrt: GradRule = (ctx, node, [dY]) => [
+  ctx.g.op('Div', [ctx.g.op('Mul', [dY!, scalar(ctx, 0.5)]), node.outputs[0]]),
+];
+
+/** dX = dY · 2/√π · exp(−x²) (the exact GELU, x·Φ(x), is written with Erf). */
+const erf: GradRule = (ctx, node, [dY]) => {
+  const x = node.inputs[0];
+  const bell = ctx.g.op('Exp', [ctx.g.op('Neg', [ctx.g.op('Mul', [x, x])])]);
+  return [ctx.g.op('Mul', [dY!, ctx.g.op('Mul', [bell, scalar(ctx, 2 / Math.sqrt(Math.PI))])])];
+};
+
 export const elementwiseRules: RuleTable = {
   Relu: relu,
   Clip: clip,
@@ -94,4 +129,8 @@ export const elementwiseRules: RuleTable = {
   Sub: sub,
   Mul: mul,
   Neg: neg,
+  Div: div,
+  Pow: pow,
+  Sqrt: sqrt,
+  Erf: erf,
 };

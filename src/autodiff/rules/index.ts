@@ -2,6 +2,7 @@ import type { RuleTable } from '../rule.js';
 import { batchNormRules } from './batchnorm.js';
 import { convRules } from './conv.js';
 import { elementwiseRules } from './elementwise.js';
+import { layerNormRules } from './layernorm.js';
 import { linearRules } from './linear.js';
 import { poolRules } from './pool.js';
 import { shapeRules } from './shape.js';
@@ -13,6 +14,7 @@ export const RULES: RuleTable = {
   ...batchNormRules,
   ...poolRules,
   ...elementwiseRules,
+  ...layerNormRules,
   ...linearRules,
   ...shapeRules,
   ...softmaxRules,
