@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { attr, type Graph } from '../../src/graph/ir.js';
+import { appendBackward } from '../../src/autodiff/backward.js';
+import { attr, type Attr, type Dim, Graph } from '../../src/graph/ir.js';
 import { f32, i64 } from '../../src/graph/tensor.js';
 import { gradCheck, randomInput, type GradCheckOptions } from '../helpers/grad-check.js';
 
@@ -129,5 +130,28 @@ test('Pad in reflect mode is refused in one line', async () => {
       inputs: { x: randomInput([2, 4], 14) },
     }),
     /^Error: autodiff: Pad 'p' pads in mode 'reflect'; only 'constant' is supported$/,
+  );
+});
+
+test('Slice and Pad of opsets that took their bounds as attributes are refused in one line', () => {
+  const refused = (op: string, attrs: Record<string, Attr>) => {
+    const g = new Graph();
+    g.opset = 9;
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 4] });
+    const y = g.op(op, ['x'], attrs, 'old');
+    // The output stands in for the loss (a scalar seed); the rules refuse before reading its shape.
+    const shapes = new Map<string, Dim[]>([
+      ['x', [2, 4]],
+      [y, []],
+    ]);
+    return () => appendBackward(g, { loss: y, wrt: ['x'], shapes });
+  };
+  assert.throws(
+    refused('Slice', { starts: attr.ints([1]), ends: attr.ints([3]), axes: attr.ints([1]) }),
+    /^Error: autodiff: Slice 'old' has its bounds as attributes \(opset 1-9\); export the model at opset 10 or later$/,
+  );
+  assert.throws(
+    refused('Pad', { pads: attr.ints([0, -1, 0, -1]) }),
+    /^Error: autodiff: Pad 'old' has its pads as an attribute \(opset 1-10\); export the model at opset 11 or later$/,
   );
 });

@@ -59,6 +59,10 @@ function onlyChangedAxis(x: readonly Dim[], y: readonly Dim[], count: number): n
  */
 const slice: GradRule = (ctx, node, [dY]) => {
   const [x, starts, ends, axesIn, stepsIn] = node.inputs;
+  if (!starts)
+    throw new Error(
+      `autodiff: ${where(node)} has its bounds as attributes (opset 1-9); export the model at opset 10 or later`,
+    );
   const xShape = ctx.shape(x);
   const yShape = ctx.shape(node.outputs[0]);
   const [first, last] = [constantInts(ctx, starts), constantInts(ctx, ends)];
@@ -118,6 +122,10 @@ const pad: GradRule = (ctx, node, [dY]) => {
     );
   if (axesIn)
     throw new Error(`autodiff: ${where(node)} names its axes; only pads over every axis are supported`);
+  if (!padsIn)
+    throw new Error(
+      `autodiff: ${where(node)} has its pads as an attribute (opset 1-10); export the model at opset 11 or later`,
+    );
   const rank = ctx.shape(x).length;
   const e = Emitter.for(ctx, node);
   const zero = e.ints([0]);
