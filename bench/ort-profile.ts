@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 
-interface ProfileEvent {
+export interface KernelEvent {
   cat: string;
   name: string;
   dur: number;
   args?: { op_name?: string };
+}
+
+/** The kernel-time events of an ORT profile (Chrome trace JSON), one per node per run, in run order. */
+export function kernelEvents(path: string): KernelEvent[] {
+  const events = JSON.parse(readFileSync(path, 'utf8')) as KernelEvent[];
+  return events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
 }
 
 /**
@@ -12,8 +18,7 @@ interface ProfileEvent {
  * (backward nodes are named `grad.*`) or layout (NCHWc reorders), as a Markdown table of the top rows.
  */
 export function summarizeProfile(path: string, runs: number, top = 12): string {
-  const events = JSON.parse(readFileSync(path, 'utf8')) as ProfileEvent[];
-  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const kernels = kernelEvents(path);
   const byKey = new Map<string, number>();
   let total = 0;
   for (const e of kernels) {

@@ -6,7 +6,7 @@
  * MatMul's shape against the layout changes around it, and checked against the direct conv's output.
  *   node dist/bench/winograd.js [--threads 2] [--runs 15]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ import { Rng } from '../src/random/rng.js';
 import { latestProfile } from '../src/runtime/profile-file.js';
 import { Session } from '../src/runtime/session.js';
 import { fmaPeakGflops, matmulGflops, median } from './machine.js';
+import { kernelEvents, type KernelEvent } from './ort-profile.js';
 
 const { values } = parseArgs({
   options: { threads: { type: 'string', default: '2' }, runs: { type: 'string', default: '15' } },
@@ -167,13 +168,6 @@ interface Timed {
   y: Float32Array;
 }
 
-interface KernelEvent {
-  cat: string;
-  name: string;
-  dur: number;
-  args?: { op_name?: string };
-}
-
 /** Runs the graphs in turn, `runs` times after 2 warm-ups each, and reads their kernel times back. */
 async function timeInTurn(graphs: Graph[], x: Tensor<'float32'>, dir: string): Promise<Timed[]> {
   const prefixes = graphs.map((_, i) => join(dir, `case${cases++}-${i}`));
@@ -187,8 +181,7 @@ async function timeInTurn(graphs: Graph[], x: Tensor<'float32'>, dir: string): P
     sessions.map(async (session, i) => {
       session.endProfiling();
       await session.release();
-      const events = JSON.parse(readFileSync(latestProfile(prefixes[i]), 'utf8')) as KernelEvent[];
-      const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+      const kernels = kernelEvents(latestProfile(prefixes[i]));
       // ORT logs one event per node per run, in order; the first two runs are the warm-ups.
       const perRun = kernels.length / (runs + 2);
       const each = Array.from({ length: runs }, (_, r) => kernels.slice((r + 2) * perRun, (r + 3) * perRun));
