@@ -1,6 +1,6 @@
 import { f32 } from '../../graph/tensor.js';
 import type { GradRule, RuleTable } from '../rule.js';
-import { Emitter, floatAttr, intAttr, where } from './util.js';
+import { Emitter, floatAttr, intAttr, refuseTrainableBeyondX, where } from './util.js';
 
 /**
  * Inference BatchNormalization, y = scale·(x − mean)/√(var + ε) + B with its statistics frozen, as in
@@ -13,11 +13,7 @@ const batchNormalization: GradRule = (ctx, node, [dY]) => {
       `autodiff: ${where(node)} is in training mode; only inference BatchNormalization is supported`,
     );
   const [x, scale, , , variance] = node.inputs;
-  const frozen = node.inputs.slice(1).find((v) => ctx.needsGrad(v));
-  if (frozen)
-    throw new Error(
-      `autodiff: ${where(node)} has a trainable '${frozen}'; only its input X may get a gradient`,
-    );
+  refuseTrainableBeyondX(ctx, node);
   const e = Emitter.for(ctx, node);
   const eps = e.constant(f32([], [floatAttr(node, 'epsilon', 1e-5)]), 'eps');
   const perChannel = e.op('Div', [scale, e.op('Sqrt', [e.op('Add', [variance, eps])])]);

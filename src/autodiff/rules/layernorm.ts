@@ -1,7 +1,7 @@
 import { attr } from '../../graph/ir.js';
 import { f32 } from '../../graph/tensor.js';
 import type { GradRule, RuleTable } from '../rule.js';
-import { Emitter, intAttr, where } from './util.js';
+import { Emitter, intAttr, refuseTrainableBeyondX, where } from './util.js';
 
 /**
  * LayerNormalization (opset 17; ConvNeXt's) with its scale and bias frozen. Over the normalised axes D,
@@ -9,12 +9,8 @@ import { Emitter, intAttr, where } from './util.js';
  * is made to emit its Mean and InvStdDev outputs, so x̂ costs one Sub and one Mul.
  */
 const layerNormalization: GradRule = (ctx, node, [dY]) => {
-  const [x, scale, bias] = node.inputs;
-  const trainable = [scale, bias].find((v) => v && ctx.needsGrad(v));
-  if (trainable)
-    throw new Error(
-      `autodiff: ${where(node)} has a trainable '${trainable}'; only its input X may get a gradient`,
-    );
+  refuseTrainableBeyondX(ctx, node);
+  const [x, scale] = node.inputs;
   const shape = ctx.shape(x);
   const from = (intAttr(node, 'axis', -1) + shape.length) % shape.length;
   const axes = [...Array(shape.length - from).keys()].map((i) => from + i);

@@ -39,6 +39,15 @@ export function stringAttr(node: Node, name: string, fallback: string): string {
   return attrOf(node, name, 'string', 'a string') ?? fallback;
 }
 
+/** Refuses a node whose inputs after X (a normalisation's scale, bias or statistics) would need a gradient. */
+export function refuseTrainableBeyondX(ctx: GradContext, node: Node): void {
+  const trainable = node.inputs.slice(1).find((v) => v && ctx.needsGrad(v));
+  if (trainable)
+    throw new Error(
+      `autodiff: ${where(node)} has a trainable '${trainable}'; only its input X may get a gradient`,
+    );
+}
+
 /** Calls `grad` for each input that needs a gradient, so no rule emits nodes nobody reads. */
 export function gradsFor(
   ctx: GradContext,
