@@ -68,8 +68,8 @@ const server = await startServer({
   threads: 1,
   log: () => {},
 });
-const context = await launchChromium(join(dir, 'profile'));
-const page = context.pages()[0] ?? (await context.newPage());
+const browser = await launchChromium();
+const page = browser.context.pages()[0] ?? (await browser.context.newPage());
 await page.goto(server.url + '/');
 
 async function browserCase(threads: number): Promise<number[]> {
@@ -127,7 +127,7 @@ for (const [where, run] of [
     process.stderr.write(`${rows.at(-1)}\n`);
   }
 }
-await context.close();
+await browser.close();
 await server.close();
 process.stdout.write(
   `MobileNetV2 LoRA train step (forward + backward + AdamW), batch ${batch}, ${size}x${size}, medians of ${iters} steps\n\n` +

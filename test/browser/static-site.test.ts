@@ -6,7 +6,7 @@ import { extname, join, normalize } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
 import { runCli } from '../cli/cli-fixture.js';
-import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
+import { chromiumSkip, launchChromium, type Chromium } from '../helpers/chromium.js';
 import { sharedPath } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { testJpeg } from '../serve/fixtures.js';
@@ -18,12 +18,11 @@ declare const window: Dom;
 
 const mobilenet = sharedPath('models/mobilenet_v2_1.0_224/model.onnx');
 const skip = chromiumSkip || mobilenet.skip;
-// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
-let removeDir = () => {};
-const dir = tempDir('smoker-static-', (fn) => (removeDir = fn));
+const dir = tempDir('smoker-static-', after);
 const site = join(dir, 'site');
 let server: Server;
 let url: string;
+let browser: Chromium | undefined;
 let context: BrowserContext;
 
 const TYPES: Record<string, string> = {
@@ -73,12 +72,12 @@ before(async () => {
     /Cross-Origin-Opener-Policy: same-origin\n {2}Cross-Origin-Embedder-Policy: require-corp/,
   );
   url = await staticHost(site);
-  context = await launchChromium(join(dir, 'profile'));
+  browser = await launchChromium();
+  context = browser.context;
 });
 
 after(async () => {
-  await context?.close();
-  removeDir();
+  await browser?.close();
   server?.close();
 });
 

@@ -19,7 +19,7 @@ import { toOnnxBytes } from '../../src/graph/onnx-export.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer } from '../../src/serve/server.js';
 import { TrainStep } from '../../src/train/train-step.js';
-import { chromiumSkip, launchChromium } from '../helpers/chromium.js';
+import { chromiumSkip, launchChromium, type Chromium } from '../helpers/chromium.js';
 import { sharedPath } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder } from '../serve/fixtures.js';
@@ -45,11 +45,10 @@ const FILES = ['notsmoking_0001.jpg', 'smoking_0062.jpg', 'notsmoking_0002.jpg',
 const LABELS = [0, 1, 0, 1];
 const SETTINGS = { rank: 8, alpha: 16, seed: 5 };
 
-// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
-let removeDir = () => {};
-const dir = tempDir('smoker-parity-', (fn) => (removeDir = fn));
+const dir = tempDir('smoker-parity-', after);
 let run: string;
 let resnetPath: string;
+let browser: Chromium | undefined;
 let context: BrowserContext;
 let page: Page;
 
@@ -62,13 +61,13 @@ before(async () => {
   mkdirSync(join(dir, 'resnet18_64'));
   resnetPath = join(dir, 'resnet18_64', 'model.onnx');
   writeFileSync(resnetPath, toOnnxBytes(resnet.graph));
-  context = await launchChromium(join(dir, 'profile'));
+  browser = await launchChromium();
+  context = browser.context;
   page = context.pages()[0] ?? (await context.newPage());
 });
 
 after(async () => {
-  await context?.close();
-  removeDir();
+  await browser?.close();
 });
 
 interface Step {

@@ -12,7 +12,7 @@ import { loadGradCam } from '../../src/run/saved-model.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
 import { runCli } from '../cli/cli-fixture.js';
-import { chromiumSkip, INSECURE_HOST, launchChromium } from '../helpers/chromium.js';
+import { chromiumSkip, INSECURE_HOST, launchChromium, type Chromium } from '../helpers/chromium.js';
 import { sharedPath } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder } from '../serve/fixtures.js';
@@ -34,10 +34,9 @@ const photos = sharedPath('data/smoking/Training/Training');
 const skip = chromiumSkip || mobilenet.skip || photos.skip;
 const PER_CLASS = 48;
 
-// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
-let removeDir = () => {};
-const dir = tempDir('smoker-train-view-', (fn) => (removeDir = fn));
+const dir = tempDir('smoker-train-view-', after);
 let server: RunningServer;
+let browser: Chromium | undefined;
 let context: BrowserContext;
 let page: Page;
 const problems: string[] = [];
@@ -62,7 +61,8 @@ before(async () => {
     allowedHosts: [INSECURE_HOST],
     log: () => {},
   });
-  context = await launchChromium(join(dir, 'profile'));
+  browser = await launchChromium();
+  context = browser.context;
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
@@ -73,8 +73,7 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close();
-  removeDir();
+  await browser?.close();
   await server?.close();
 });
 

@@ -193,9 +193,9 @@ test(
   { skip: chromiumSkip, timeout: 300_000 },
   async () => {
     const { child, url } = await spawnServe(['--model', run, '--port', '0', '--threads', '1']);
-    const context = await launchChromium(join(root, 'chromium'));
+    const browser = await launchChromium();
     try {
-      const page = context.pages()[0] ?? (await context.newPage());
+      const page = browser.context.pages()[0] ?? (await browser.context.newPage());
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(e.message));
       await page.goto(url + '/');
@@ -254,7 +254,7 @@ test(
       );
       assert.deepEqual(problems, []);
     } finally {
-      await context.close();
+      await browser.close();
       child.kill();
     }
   },

@@ -6,7 +6,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { exportRun } from '../../src/export/export-run.js';
 import { SERVE_DEFAULTS } from '../../src/serve/options.js';
 import { startServer, type RunningServer } from '../../src/serve/server.js';
-import { chromiumSkip as skip, launchChromium } from '../helpers/chromium.js';
+import { chromiumSkip as skip, launchChromium, type Chromium } from '../helpers/chromium.js';
 import { resultCards } from '../helpers/result-cards.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder, testJpeg } from './fixtures.js';
@@ -16,10 +16,9 @@ import { makeRunFolder, testJpeg } from './fixtures.js';
 type Dom = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 declare const document: Dom;
 
-// Removed after the browser closes: its profile is in there, and Chromium writes to it until then.
-let removeDir = () => {};
-const dir = tempDir('smoker-browser-', (fn) => (removeDir = fn));
+const dir = tempDir('smoker-browser-', after);
 let server: RunningServer;
+let browser: Chromium | undefined;
 let context: BrowserContext;
 let page: Page;
 const requests: string[] = [];
@@ -36,7 +35,8 @@ before(async () => {
     threads: 1,
     log: () => {},
   });
-  context = await launchChromium(join(dir, 'profile'));
+  browser = await launchChromium();
+  context = browser.context;
   page = context.pages()[0] ?? (await context.newPage());
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -48,8 +48,7 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close();
-  removeDir();
+  await browser?.close();
   await server?.close();
 });
 
