@@ -24,7 +24,20 @@ const KNOWN_NORMALISATION: { pattern: RegExp; mean: Preprocess['mean']; std: Pre
 ];
 
 /** Ops between a classifier and the graph output that leave its input untouched as "the features". */
-const PASS_THROUGH = new Set(['Identity', 'Flatten', 'Reshape', 'Squeeze', 'Softmax', 'LogSoftmax', 'Add']);
+const PASS_THROUGH = new Set([
+  'Identity',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Softmax',
+  'LogSoftmax',
+  'Add',
+  'Relu',
+  'GlobalAveragePool',
+]);
+
+/** Ops after which a 1x1 Conv's outputs are class scores rather than a feature map (SqueezeNet's head). */
+const TO_SCORES = new Set(['Flatten', 'Reshape', 'Squeeze', 'GlobalAveragePool']);
 
 /**
  * Any ONNX CNN as a frozen backbone: its NCHW float image input becomes 'input', the feature value
@@ -109,22 +122,27 @@ function findFeature(g: Graph, path: string): string {
   const producers = g.producers();
   for (const output of g.outputs) {
     let node: Node | undefined = producers.get(output.name);
+    let scores = false;
     while (node) {
-      if (isClassifier(g, node)) return node.inputs[0];
+      if (isClassifier(g, node, scores)) return node.inputs[0];
       if (!PASS_THROUGH.has(node.op)) break;
+      scores ||= TO_SCORES.has(node.op);
       node = producers.get(node.inputs[0]);
     }
   }
   throw new Error(
-    `${path}: cannot identify the feature output (no output named 'features', and no Gemm, MatMul or 1x1 Conv classifier before an output); pass featureOutput`,
+    `${path}: cannot identify the feature output (no output named 'features', and no Gemm, MatMul or pooled 1x1 Conv classifier before an output); pass featureOutput`,
   );
 }
 
-function isClassifier(g: Graph, n: Node): boolean {
+/** A Gemm or MatMul by a matrix, or a 1x1 Conv whose outputs are pooled or flattened into scores. */
+function isClassifier(g: Graph, n: Node, scores: boolean): boolean {
   const weight = g.initializers.get(n.inputs[1] ?? '');
   if (!weight) return false;
   if (n.op === 'Gemm' || n.op === 'MatMul') return weight.shape.length === 2;
-  return n.op === 'Conv' && weight.shape.length === 4 && weight.shape[2] === 1 && weight.shape[3] === 1;
+  return (
+    scores && n.op === 'Conv' && weight.shape.length === 4 && weight.shape[2] === 1 && weight.shape[3] === 1
+  );
 }
 
 function isAvailable(g: Graph, value: string): boolean {

@@ -88,6 +88,32 @@ test('featureOutput picks any value; a 4-D map is pooled and flattened', async (
   );
 });
 
+test("SqueezeNet's head, a 1x1 Conv behind ReLU and pooling, is found; a bare 1x1 Conv output is not a head", async () => {
+  const rng = new Rng(3);
+  const g = new Graph();
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['batch', 3, 8, 8] });
+  g.initializers.set('w', f32([5, 3, 3, 3], rng.uniformArray(135, -1, 1)));
+  g.initializers.set('cls.w', f32([4, 5, 1, 1], rng.uniformArray(20, -1, 1)));
+  g.add('Conv', ['x', 'w'], { name: 'conv', outputs: ['act'], attrs: { pads: attr.ints([1, 1, 1, 1]) } });
+  g.add('Conv', ['act', 'cls.w'], { name: 'cls', outputs: ['cls'] });
+  g.add('Relu', ['cls'], { name: 'cls.relu', outputs: ['cls.relu'] });
+  g.add('GlobalAveragePool', ['cls.relu'], { name: 'gap', outputs: ['gap'] });
+  g.add('Flatten', ['gap'], { name: 'logits', outputs: ['logits'] });
+  g.outputs.push({ name: 'logits', dtype: 'float32', shape: ['batch', 4] });
+  const b = await loadOnnxBackbone(save('squeeze.onnx', g));
+  assert.equal(b.featureDim, 5);
+  assert.deepEqual(
+    b.graph.nodes.map((n) => n.op),
+    ['Conv', 'GlobalAveragePool', 'Flatten'],
+  );
+
+  g.outputs = [{ name: 'cls.relu', dtype: 'float32', shape: ['batch', 4, 8, 8] }];
+  const bare = save('bare.onnx', g);
+  await assert.rejects(loadOnnxBackbone(bare), {
+    message: new RegExp(`^${bare}: cannot identify the feature output`),
+  });
+});
+
 test('files that are not usable backbones fail with one clear line naming the file', async () => {
   const notOnnx = save('notes.onnx', 'just some text, not protobuf at all');
   await assert.rejects(loadOnnxBackbone(notOnnx), {
