@@ -9,6 +9,7 @@ import { Rng } from '../../src/random/rng.js';
 import { TrainStep } from '../../src/train/train-step.js';
 import { f32 } from '../../src/graph/tensor.js';
 import { pythonSkip, runPython } from '../export/fixtures.js';
+import { lateConvTargets } from '../helpers/late-convs.js';
 
 // What each architecture brings that the others do not, between its adapted convs and the loss, at the
 // opset it is exported at (below 14 torch writes HardSwish as HardSigmoid and Mul).
@@ -41,13 +42,9 @@ for (const [name, opset, brings] of ARCHITECTURES) {
       const backbone = await loadOnnxBackbone(join(dir, `opset${opset}`, `${name}.onnx`), {
         imageSize: [96, 96],
       });
-      // The last third of the convs, as a user names them with --targets.
-      const convs = backbone.graph.nodes.filter((n) => n.op === 'Conv').map((n) => n.name);
-      const names = convs.slice(Math.floor((convs.length * 2) / 3));
-      const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       const model = addLora(
         backbone,
-        { r: 4, alpha: 8, targets: names.map((n) => `^${escape(n)}$`).join('|') },
+        { r: 4, alpha: 8, targets: lateConvTargets(backbone) },
         { numClasses: 2, seed: 1 },
       );
       const rng = new Rng(2);
