@@ -25,6 +25,7 @@ import { lateConvTargets } from '../helpers/late-convs.js';
 import { sharedPath } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tiny-dataset.js';
 import { makeRunFolder } from '../serve/fixtures.js';
+import { seedLoraB } from '../helpers/lora-b.js';
 
 /*
  * The browser trains with the same modules as Node (bundled by esbuild, onnxruntime-web for -node): from
@@ -111,13 +112,6 @@ function maskBits(y: Float32Array, lo: number, hi: number): Uint8Array {
   return bits;
 }
 
-/** Seeded non-zero B factors, the same on both sides (the worker below repeats these lines). */
-function seedB(model: LoraModel, seed: number) {
-  const rng = new Rng(seed + 1);
-  for (const [name, t] of model.params)
-    if (/lora_B/.test(name)) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.uniform(-0.01, 0.01);
-}
-
 /** Node: the CLI's modules on onnxruntime-node. */
 async function nodeStep(
   backbone: Backbone,
@@ -136,7 +130,8 @@ async function nodeStep(
     { r: SETTINGS.rank, alpha: SETTINGS.alpha, targets },
     { seed: SETTINGS.seed },
   );
-  seedB(model, SETTINGS.seed);
+  // Seeded non-zero B factors, the same on both sides: the worker below repeats seedLoraB's lines.
+  seedLoraB(model, new Rng(SETTINGS.seed + 1), 0.01);
   const gates = gatesOf(model);
   const step = await TrainStep.compile(model, { threads: 1, expose: gates.map((c) => c.name) });
   const batch = {

@@ -14,6 +14,7 @@ import { makeRunInfo } from '../../src/run/run-info.js';
 import { writeRunInfo } from '../../src/run/run-info-file.js';
 import { SEED_RECIPE } from '../../src/run/train-config.js';
 import { CLASSES } from '../serve/fixtures.js';
+import { seedLoraB } from '../helpers/lora-b.js';
 
 export const PYTHON = '/usr/bin/python3';
 /** The Python scripts beside the tests' sources (tests run from dist/test/export). */
@@ -50,10 +51,7 @@ export async function makeMobileNetRun(dir: string, backbonePath: string, data: 
     { r: 4, alpha: 8, targets: defaultTargets(backbone) },
     { numClasses: 2, seed: 5 },
   );
-  const rng = new Rng(6);
-  for (const [name, t] of model.params)
-    if (/lora_B/.test(name))
-      for (let i = 0; i < t.data.length; i++) (t.data as Float32Array)[i] = rng.uniform(-0.02, 0.02);
+  seedLoraB(model, new Rng(6), 0.02);
   const config = {
     ...SEED_RECIPE,
     backbone: backbonePath,

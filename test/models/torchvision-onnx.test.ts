@@ -10,6 +10,7 @@ import { TrainStep } from '../../src/train/train-step.js';
 import { f32 } from '../../src/graph/tensor.js';
 import { pythonSkip, runPython } from '../export/fixtures.js';
 import { lateConvTargets } from '../helpers/late-convs.js';
+import { seedLoraB } from '../helpers/lora-b.js';
 
 // What each architecture brings that the others do not, between its adapted convs and the loss, at the
 // opset it is exported at (below 14 torch writes HardSwish as HardSigmoid and Mul).
@@ -48,10 +49,7 @@ for (const [name, opset, brings] of ARCHITECTURES) {
         { numClasses: 2, seed: 1 },
       );
       const rng = new Rng(2);
-      // Non-zero B factors, so that the A factors get gradients too.
-      for (const [param, t] of model.params)
-        if (/lora_B/.test(param))
-          for (let i = 0; i < t.data.length; i++) t.data[i] = rng.uniform(-0.05, 0.05);
+      seedLoraB(model, rng, 0.05);
       const step = await TrainStep.compile(model, { threads: 2 });
       const input = f32([2, 3, 96, 96], rng.uniformArray(2 * 3 * 96 * 96, -2, 2));
       const labels = Int32Array.from([0, 1]);

@@ -15,6 +15,7 @@ import type { Preprocess } from '../../src/models/backbone.js';
 import { buildResNet, randomResNetStateDict } from '../../src/models/resnet.js';
 import { Rng } from '../../src/random/rng.js';
 import { Session } from '../../src/runtime/session.js';
+import { seedLoraB } from '../helpers/lora-b.js';
 
 export const SIZE = 64;
 
@@ -22,9 +23,7 @@ export const SIZE = 64;
 export function mergedResNet18(seed = 3): Graph {
   const backbone = buildResNet(18, randomResNetStateDict(18, seed));
   const model = addLora(backbone, { r: 4, alpha: 8, targets: defaultTargets(backbone) }, { seed });
-  const rng = new Rng(seed + 1);
-  for (const [name, t] of model.params)
-    if (/lora_B/.test(name)) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.uniform(-0.01, 0.01);
+  seedLoraB(model, new Rng(seed + 1), 0.01);
   return mergeLora(model);
 }
 

@@ -14,6 +14,7 @@ import { RUN_FILES } from '../../src/run/files.js';
 import { makeRunInfo } from '../../src/run/run-info.js';
 import { writeRunInfo } from '../../src/run/run-info-file.js';
 import { SEED_RECIPE, type TrainConfig } from '../../src/run/train-config.js';
+import { seedLoraB } from '../helpers/lora-b.js';
 
 export const CLASSES = ['notsmoking', 'smoking'];
 
@@ -50,10 +51,7 @@ export async function makeRunFolder(
     { r: config.rank, alpha: config.alpha, targets: defaultTargets(backbone) },
     { numClasses: 2, seed },
   );
-  const rng = new Rng(seed + 1);
-  for (const [name, t] of model.params)
-    if (/lora_B/.test(name))
-      for (let i = 0; i < t.data.length; i++) (t.data as Float32Array)[i] = rng.uniform(-0.01, 0.01);
+  seedLoraB(model, new Rng(seed + 1), 0.01);
   await writeRunInfo(dir, makeRunInfo(config, { classes: CLASSES, layout: 'synthetic (test)' }, model));
   writeFileSync(join(dir, RUN_FILES.model), toOnnxBytes(mergeLora(model)));
   const metrics = computeMetrics([0, 0, 1, 1, 1, 0], [0.2, 0.6, 0.7, 0.9, 0.4, 0.1], {
