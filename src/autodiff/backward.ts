@@ -37,11 +37,7 @@ export function appendBackward(g: Graph, opts: BackwardOptions): Map<string, str
   );
 
   // Frozen constants are initializers or Constant nodes (torch exports write both).
-  const constantNodes = new Map(
-    g.nodes.flatMap((n) =>
-      n.op === 'Constant' && n.attrs.value?.kind === 'tensor' ? [[n.outputs[0], n.attrs.value.value]] : [],
-    ),
-  );
+  const constantNodes = g.constantNodeValues();
   const ctx: GradContext = {
     g,
     shape(name) {

@@ -100,6 +100,15 @@ export class Graph {
     return m;
   }
 
+  /** The tensors of Constant nodes by output name: frozen values that exporters (torch) write as nodes. */
+  constantNodeValues(): Map<string, Tensor> {
+    const values = new Map<string, Tensor>();
+    for (const n of this.nodes)
+      if (n.op === 'Constant' && n.attrs.value?.kind === 'tensor')
+        values.set(n.outputs[0], n.attrs.value.value);
+    return values;
+  }
+
   /** Map from value name to the nodes that read it. */
   consumers(): Map<string, Node[]> {
     const m = new Map<string, Node[]>();

@@ -118,13 +118,11 @@ const INTEGER_TYPES = new Set((['int64', 'int32', 'int8', 'uint8'] as const).map
  * type, and whatever a node computes from integer values alone. An Add of two of them is no activation to quantize.
  */
 function integralValues(g: Graph): Set<string> {
-  const integral = new Set([...g.initializers].filter(([, t]) => t.dtype.includes('int')).map(([n]) => n));
+  const constants = [...g.initializers, ...g.constantNodeValues()];
+  const integral = new Set(constants.filter(([, t]) => t.dtype.includes('int')).map(([n]) => n));
   for (const n of g.nodes) {
     const fromInts = n.inputs.length > 0 && n.inputs.every((i) => !i || integral.has(i));
     const int =
-      (n.op === 'Constant' &&
-        n.attrs.value?.kind === 'tensor' &&
-        n.attrs.value.value.dtype.includes('int')) ||
       n.op === 'Shape' ||
       n.op === 'Size' ||
       (n.op === 'Cast' ? INTEGER_TYPES.has(Number(n.attrs.to?.value)) : fromInts);

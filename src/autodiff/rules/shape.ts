@@ -1,6 +1,16 @@
 import { attr, type Dim } from '../../graph/ir.js';
-import type { GradContext, GradRule, RuleTable } from '../rule.js';
-import { Emitter, gradsFor, intAttr, int64s, intsAttr, reshapeLike, stringAttr, where } from './util.js';
+import type { GradRule, RuleTable } from '../rule.js';
+import {
+  constantInts,
+  Emitter,
+  gradsFor,
+  intAttr,
+  int64s,
+  intsAttr,
+  reshapeLike,
+  stringAttr,
+  where,
+} from './util.js';
 
 /**
  * Flatten, Reshape, Squeeze and Unsqueeze only relabel the shape: dX is dY in X's shape. Their integer
@@ -29,12 +39,6 @@ const concat: GradRule = (ctx, node, [dY]) => {
   });
   return gradsFor(ctx, node, (_, k) => parts[k]);
 };
-
-/** A constant integer operand of a node as numbers, or undefined when it is computed. */
-function constantInts(ctx: GradContext, name: string | undefined): number[] | undefined {
-  const t = name ? ctx.constant(name) : undefined;
-  return t && Array.from(t.data as ArrayLike<number | bigint>, Number);
-}
 
 /** An index into an axis of `size` as Slice clamps it (a negative one counts from the end). */
 function clampIndex(i: number, size: number): number {

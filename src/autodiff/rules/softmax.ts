@@ -1,6 +1,6 @@
 import { attr, type Node } from '../../graph/ir.js';
 import type { GradContext, GradRule, RuleTable } from '../rule.js';
-import { gradsFor, intAttr, int64s, intsAttr, scalar, where } from './util.js';
+import { constantInts, gradsFor, intAttr, int64s, intsAttr, scalar, where } from './util.js';
 
 const FLOAT = 1;
 
@@ -28,9 +28,9 @@ const logSoftmax: GradRule = (ctx, node, [dY]) => {
 function listedAxes(ctx: GradContext, node: Node): number[] {
   const input = node.inputs[1];
   if (!input) return intsAttr(node, 'axes') ?? [];
-  const t = ctx.constant(input);
-  if (!t) throw new Error(`autodiff: ${where(node)} has computed axes, which is not supported`);
-  return Array.from(t.data as BigInt64Array, Number);
+  const axes = constantInts(ctx, input);
+  if (!axes) throw new Error(`autodiff: ${where(node)} has computed axes, which is not supported`);
+  return axes;
 }
 
 /** The target shape for expanding the gradient back over X: its static dims, 1 where dY already has the batch. */

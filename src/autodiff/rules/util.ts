@@ -39,6 +39,12 @@ export function stringAttr(node: Node, name: string, fallback: string): string {
   return attrOf(node, name, 'string', 'a string') ?? fallback;
 }
 
+/** A constant integer operand of a node as numbers, or undefined when it is computed. */
+export function constantInts(ctx: GradContext, name: string | undefined): number[] | undefined {
+  const t = name ? ctx.constant(name) : undefined;
+  return t && Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
 /** Refuses a node whose inputs after X (a normalisation's scale, bias or statistics) would need a gradient. */
 export function refuseTrainableBeyondX(ctx: GradContext, node: Node): void {
   const trainable = node.inputs.slice(1).find((v) => v && ctx.needsGrad(v));
